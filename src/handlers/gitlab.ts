@@ -1,0 +1,32 @@
+// GitLab's webhook edge: the X-Gitlab-Token secret, compared in constant time, two tokens while rotating.
+import { createHash } from "node:crypto";
+import type { Config } from "../config.js";
+import { HttpError } from "./http-error.js";
+import { matchesAnySecret } from "./secrets-compare.js";
+import { requiredHeader, type WebhookVendor } from "./webhook-route.js";
+
+export function gitlabWebhooks(config: Config["gitlab"]): WebhookVendor {
+  const tokens = [config.webhookToken, config.webhookTokenPrevious];
+  return {
+    source: "gitlab",
+    path: "/api/gitlab/webhooks",
+    authenticate(request) {
+      const token = request.headers["x-gitlab-token"];
+      if (typeof token !== "string" || token.length === 0) {
+        throw new HttpError(401, "missing_token", "Missing X-Gitlab-Token header; set the webhook's secret token in GitLab.");
+      }
+      if (!matchesAnySecret(token, tokens)) {
+        throw new HttpError(401, "bad_token", "X-Gitlab-Token does not match; the webhook's secret token must equal GITLAB_WEBHOOK_TOKEN.");
+      }
+    },
+    identify(request, _payload, rawBody) {
+      const header = (name: string) => {
+        const v = request.headers[name];
+        return typeof v === "string" && v.length > 0 ? v : undefined;
+      };
+      // GitLab retries a delivery with the same Idempotency-Key (16.x+); older versions only send the event UUID.
+      const id = header("idempotency-key") ?? header("x-gitlab-event-uuid") ?? `sha256-${createHash("sha256").update(rawBody).digest("hex")}`;
+      return { id, name: requiredHeader(request, "X-Gitlab-Event", "GitLab's event name, e.g. Merge Request Hook") };
+    },
+  };
+}

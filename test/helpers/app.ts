@@ -1,0 +1,32 @@
+// Starts the real app on 127.0.0.1 with a fresh data dir and the given settings; for tests only.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { loadConfig, type Config, type Env } from "../../src/config.js";
+import { createApp, type App } from "../../src/main.js";
+
+export interface RunningApp {
+  readonly app: App;
+  readonly url: string;
+  readonly config: Config;
+  readonly dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function startApp(env: Env = {}): Promise<RunningApp> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "orchestrator-test-"));
+  const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env });
+  const app = await createApp(config, pino({ level: config.log.level }));
+  const url = await app.listen();
+  return {
+    app,
+    url,
+    config,
+    dataDir,
+    async close() {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
