@@ -61,7 +61,7 @@ export const settings = {
   },
   github: {
     appId: setting("APP_ID", optionalText, "GitHub App id. With PRIVATE_KEY(_PATH) and WEBHOOK_SECRET it turns on POST /api/github/webhooks."),
-    privateKey: setting("PRIVATE_KEY", optionalText, "GitHub App private key (PEM; \\n escapes allowed).", { secret: true }),
+    privateKey: setting("PRIVATE_KEY", optionalText, "GitHub App private key (PEM; `\\n` escapes allowed).", { secret: true }),
     privateKeyPath: setting("PRIVATE_KEY_PATH", optionalText, "Path to the GitHub App private key PEM file (instead of PRIVATE_KEY)."),
     webhookSecret: setting("WEBHOOK_SECRET", optionalText, "Secret GitHub signs deliveries with (X-Hub-Signature-256).", { secret: true }),
     webhookSecretPrevious: setting(
@@ -185,4 +185,11 @@ export function settingsTable(): string {
 function defaultOf(schema: z.ZodType): string | undefined {
   const parsed = schema.safeParse(undefined);
   return parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined;
+}
+
+/** `doc` with the text between `<!-- settings:start -->` and `<!-- settings:end -->` replaced by the table. */
+export function withSettingsTable(doc: string): string {
+  const re = /<!-- settings:start -->[\s\S]*<!-- settings:end -->/;
+  if (!re.test(doc)) throw new Error("no <!-- settings:start --> ... <!-- settings:end --> markers in the file");
+  return doc.replace(re, () => `<!-- settings:start -->\n${settingsTable()}\n<!-- settings:end -->`);
 }

@@ -1,6 +1,7 @@
 // `orchestrator config check|docs`: validates the settings, or prints the README's settings table.
 import type { Command } from "commander";
-import { settingsTable } from "../../config.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { settingsTable, withSettingsTable } from "../../config.js";
 import type { CliContext } from "../context.js";
 
 export default function register(program: Command, ctx: CliContext): void {
@@ -14,8 +15,11 @@ export default function register(program: Command, ctx: CliContext): void {
     });
   config
     .command("docs")
-    .description("Print the Markdown table of every setting (the README's Settings section).")
-    .action(() => {
-      process.stdout.write(`${settingsTable()}\n`);
+    .description("Print the Markdown table of every setting, or with --write rewrite it in README.md.")
+    .option("--write <file>", "replace the table between the settings markers in this file")
+    .action((opts: { write?: string }) => {
+      if (!opts.write) return void process.stdout.write(`${settingsTable()}\n`);
+      writeFileSync(opts.write, withSettingsTable(readFileSync(opts.write, "utf8")));
+      process.stdout.write(`updated the settings table in ${opts.write}\n`);
     });
 }
