@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Tests start real servers and child processes; two cores means two workers at most.
     maxWorkers: 2,
+    reporters: ["default", "./test/summary-reporter.ts"],
   },
 });
