@@ -2,19 +2,20 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../config.js";
 import { HttpError } from "./http-error.js";
-import { verifiesWithAny } from "./hmac-signature.js";
+import { hmacSha256Check } from "./hmac-signature.js";
 import { matchesAnySecret } from "./secrets-compare.js";
 import type { WebhookVendor } from "./webhook-route.js";
 
 export function jiraWebhooks(config: Config["jira"]): WebhookVendor {
   const secrets = [config.webhookSecret, config.webhookSecretPrevious];
+  const signed = hmacSha256Check(secrets);
   return {
     source: "jira",
     path: "/api/jira/webhooks",
-    async authenticate(request, rawBody) {
+    authenticate(request, rawBody) {
       const signature = request.headers["x-hub-signature"];
       if (typeof signature === "string" && signature.length > 0) {
-        if (await verifiesWithAny(rawBody, signature, secrets)) return;
+        if (signed(rawBody, signature)) return;
         throw new HttpError(401, "bad_signature", "X-Hub-Signature does not match; the Jira webhook's secret must equal JIRA_WEBHOOK_SECRET.");
       }
       const token = (request.query as Record<string, unknown> | undefined)?.["token"];

@@ -44,7 +44,8 @@ export function webhookEdge(vendor: WebhookVendor, sink: DeliverySink): HttpEdge
     register(app: FastifyInstance) {
       // Inside this scope JSON stays raw: the signature covers the exact bytes GitHub/Jira sent.
       app.removeAllContentTypeParsers();
-      app.addContentTypeParser(/^application\/([\w.-]+\+)?json$/, { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+      // Parameters are allowed: Jira sends `application/json; charset=utf-8`.
+      app.addContentTypeParser(/^application\/([\w.-]+\+)?json\s*(;.*)?$/i, { parseAs: "buffer" }, (_req, body, done) => done(null, body));
       app.post(vendor.path, async (request, reply) => {
         const rawBody = request.body instanceof Buffer ? request.body : Buffer.alloc(0);
         await vendor.authenticate(request, rawBody);

@@ -14,10 +14,12 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-export async function startApp(env: Env = {}): Promise<RunningApp> {
+/** `logs`: where the app's JSON log lines go (give LOG_LEVEL in `env`); silent by default. */
+export async function startApp(env: Env = {}, logs?: NodeJS.WritableStream): Promise<RunningApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "orchestrator-test-"));
   const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env });
-  const app = await createApp(config, pino({ level: config.log.level }));
+  const logger = logs ? pino({ level: config.log.level }, logs as pino.DestinationStream) : pino({ level: config.log.level });
+  const app = await createApp(config, logger);
   const url = await app.listen();
   return {
     app,

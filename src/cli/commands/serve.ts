@@ -10,10 +10,8 @@ export default function register(program: Command, ctx: CliContext): void {
     .action(async () => {
       const config = ctx.config();
       const logger = ctx.logger(config);
-      const app = await createApp(config, logger);
-      const url = await app.listen();
-      logger.info({ url }, "orchestrator listening");
-
+      // Signals are handled from the start: a stop requested while starting waits for the start, then closes.
+      const starting = createApp(config, logger);
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
@@ -24,11 +22,16 @@ export default function register(program: Command, ctx: CliContext): void {
           process.exit(1);
         }, config.server.shutdownTimeoutMs);
         timer.unref();
+        const app = await starting;
         await app.close();
         logger.info("stopped");
         process.exit(0);
       };
       process.once("SIGTERM", () => void stop("SIGTERM"));
       process.once("SIGINT", () => void stop("SIGINT"));
+
+      const app = await starting;
+      const url = await app.listen();
+      logger.info({ url }, "orchestrator listening");
     });
 }

@@ -1,0 +1,32 @@
+// Builds the Probot instance for the configured GitHub App: webhook handlers register on it, and it hands out installation clients.
+import { Probot } from "probot";
+import { githubPrivateKey, type Config } from "../config.js";
+import type { Logger } from "../log.js";
+
+/** REST base URL of the GitHub the App lives on: github.com, or `https://<GHE_HOST>/api/v3` for Enterprise Server. */
+export function githubApiBaseUrl(host: string | undefined): string | undefined {
+  return host ? `https://${host}/api/v3` : undefined;
+}
+
+/**
+ * A Probot for the App in `config`, or undefined when the App is not configured.
+ *
+ * Signature checking stays in our own webhook edge (it accepts the previous secret while
+ * rotating, which Probot cannot), so deliveries reach this instance through
+ * `probot.receive({ id, name, payload })` after they are authenticated. Its Octokit has
+ * Probot's retry and rate-limit throttling plugins on, and it logs through our logger.
+ */
+export function createGithubApp(config: Config, logger: Logger): Probot | undefined {
+  const gh = config.github;
+  if (!gh.appId || !gh.webhookSecret) return undefined;
+  const privateKey = githubPrivateKey(config);
+  if (!privateKey) return undefined;
+  const baseUrl = githubApiBaseUrl(gh.host);
+  return new Probot({
+    appId: gh.appId,
+    privateKey,
+    secret: gh.webhookSecret,
+    log: logger.child({ component: "github-app" }),
+    ...(baseUrl ? { baseUrl } : {}),
+  });
+}
