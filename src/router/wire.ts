@@ -1,0 +1,78 @@
+// Assembles the model router and its gateway from settings: the policy (failing closed if it is invalid), budgets, recorder, tokens.
+import path from "node:path";
+import type { Config } from "../config.js";
+import type { HttpEdge, ReadinessCheck } from "../handlers/server.js";
+import type { Logger } from "../log.js";
+import type { DatabaseSync } from "../store/sqlite.js";
+import { routerPolicy } from "./assemble.js";
+import { SqliteBudgetStore } from "./budgets/sqlite.js";
+import { modelGateway } from "./gateway.js";
+import { gatewaySecret, GatewayTokens } from "./gateway-token.js";
+import { KillSwitch } from "./kill-switch.js";
+import { resolveCredentials, type SecretFetcher } from "./credentials.js";
+import { loadPolicyFile, PolicyError } from "./policy.js";
+import type { ModelCallRecorder } from "./recorder.js";
+import { ModelCallRefused, ModelRouter, type RouterPolicy } from "./service.js";
+
+export interface ModelRouterParts {
+  readonly router: ModelRouter;
+  /** Mints the run-scoped tokens agents use against the gateway. */
+  readonly tokens: GatewayTokens;
+  readonly killSwitch: KillSwitch;
+  readonly edge: HttpEdge;
+  readonly readiness: ReadinessCheck;
+  /** Writes what is still buffered (budget settlements); call before the database closes. */
+  close(): void;
+}
+
+export interface ModelRouterOptions {
+  readonly settings: Config["router"];
+  readonly dataDir: string;
+  readonly db: DatabaseSync;
+  readonly recorder: ModelCallRecorder;
+  /** Where `{env: NAME}` references are read (the process environment, in the composition root). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Reads `{secrets_manager: id}` references; unset, such providers refuse calls with the reason. */
+  readonly fetchSecret?: SecretFetcher;
+  readonly logger: Logger;
+}
+
+export async function buildModelRouter(o: ModelRouterOptions): Promise<ModelRouterParts> {
+  const file = path.resolve(o.settings.policyPath);
+  let state: RouterPolicy | undefined;
+  let problem: string | undefined;
+  try {
+    const loaded = loadPolicyFile(file);
+    state = routerPolicy(loaded, await resolveCredentials(loaded, o.env, o.fetchSecret));
+    o.logger.info({ policy: file, policy_version: state.loaded.version }, "routing policy loaded");
+  } catch (err) {
+    // Fail closed: the server runs, /readyz says why, and every model call is refused with the reason.
+    problem = err instanceof PolicyError ? err.message : `routing policy ${file}: ${(err as Error).message}`;
+    o.logger.error({ policy: file }, problem);
+  }
+  const killSwitch = new KillSwitch(o.settings.killSwitch);
+  const budgets = new SqliteBudgetStore(o.db);
+  const router = new ModelRouter({
+    policy: () => {
+      if (!state) throw new ModelCallRefused("no_route", problem ?? "no routing policy");
+      return state;
+    },
+    budgets,
+    recorder: o.recorder,
+    killSwitch,
+  });
+  const tokens = new GatewayTokens(gatewaySecret(o.settings.gatewayTokenSecret, path.join(o.dataDir, "gateway-token.key")), o.settings.gatewayTokenTtlSeconds);
+  return {
+    router,
+    tokens,
+    killSwitch,
+    edge: modelGateway({ router, tokens }),
+    close: () => budgets.flush(),
+    readiness: {
+      name: "routing_policy",
+      check: async () => {
+        if (problem) throw new Error(problem);
+      },
+    },
+  };
+}
