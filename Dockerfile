@@ -26,7 +26,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && mkdir -p /data \
     && chown node:node /data
 COPY --from=build /app/dist ./dist
-COPY app.yml routing-policy.yaml* ./
+COPY app.yml routing-policy.yaml ./
+# The default policy's scripted provider replays these responses (offline demos).
+COPY routing ./routing
 # The image's built-in unprivileged user; the code is root-owned and read-only to it.
 USER node
 VOLUME ["/data"]
