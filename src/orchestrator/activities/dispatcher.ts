@@ -1,0 +1,133 @@
+// Runs one activity for a Step Functions task (the Lambda's job) and records its transition in the ledger, once.
+import { z } from "zod";
+import { LedgerConflictError, type Entry, type Ledger, type NewEntry } from "../ledger/port.js";
+import { WorkflowCatalog } from "../workflows/index.js";
+import { afterFailure } from "../workflows/policy.js";
+import { isFailureStep, nextStepId, stepById } from "../workflows/run-state.js";
+import { ActivityName } from "../workflows/schema.js";
+import { ActivityError, errorMessageOf, errorNameOf, type JsonObject, type RunState } from "./port.js";
+import type { ActivityRegistry } from "./registry.js";
+
+/** What the compiled state machine sends (see engine/asl.ts `dispatcherPayload`). */
+export const DispatchEvent = z.object({
+  run_id: z.string().min(1),
+  step: z.string().min(1),
+  activity: ActivityName,
+  /** `$$.State.RetryCount`: 0 on the first attempt. */
+  retry_count: z.number().int().min(0),
+  state: z.looseObject({ run: z.looseObject({ run_id: z.string(), workflow: z.looseObject({ name: z.string() }) }) }),
+  /** Present for approval steps (`.waitForTaskToken`). */
+  task_token: z.string().min(1).optional(),
+});
+export type DispatchEvent = z.infer<typeof DispatchEvent>;
+
+/** The event was not one the state machine sends; not retryable, so the run's catch reports it. */
+export const BAD_EVENT_ERROR = "Dispatch.BadEvent";
+
+export interface DispatcherDeps {
+  readonly activities: ActivityRegistry;
+  readonly ledger: Ledger;
+  readonly catalog?: WorkflowCatalog;
+}
+
+export type Dispatch = (event: unknown, signal?: AbortSignal) => Promise<JsonObject>;
+
+/**
+ * Builds the dispatcher: parse the event, run the activity under its (run, step, attempt)
+ * keys, and append step_started / step_finished / step_failed / approval_requested /
+ * status_changed, each at most once even when Lambda or Step Functions repeats the call.
+ * A failure is rethrown under its error name, which Step Functions matches against Retry/Catch.
+ */
+export function createDispatcher(deps: DispatcherDeps): Dispatch {
+  const catalog = deps.catalog ?? new WorkflowCatalog();
+  return async (raw, signal = new AbortController().signal) => {
+    const parsed = DispatchEvent.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${i?.path.join(".") || "(event)"} ${i?.message ?? "is invalid"}`);
+    }
+    const event = parsed.data;
+    const state = event.state as unknown as RunState;
+    const def = catalog.named(state.run.workflow.name);
+    const step = def && stepById(def, event.step);
+    if (!def || !step || step.activity !== event.activity)
+      throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${state.run.workflow.name} has no step ${event.step} running ${event.activity}`);
+    const attempt = event.retry_count + 1;
+    const record = recorder(deps.ledger, event.run_id);
+    await record([{ type: "status_changed", payload: { to: "running" } }, { type: "step_started", payload: { step: step.id, attempt } }]);
+    try {
+      const output = await deps.activities.get(step.activity)({
+        runId: event.run_id,
+        stepId: step.id,
+        activity: step.activity,
+        attempt,
+        attemptKey: `${event.run_id}/${step.id}/${attempt}`,
+        stepKey: `${event.run_id}/${step.id}`,
+        state,
+        signal,
+        ...(event.task_token ? { taskToken: event.task_token } : {}),
+      });
+      if (event.task_token) {
+        // The decision arrives later through the engine's decide(), which finds this token here.
+        const checklist = Array.isArray(output.checklist) ? output.checklist : ["spec", "plan", "risk", "release"];
+        await record([
+          { type: "approval_requested", payload: { step: step.id, attempt, checklist: checklist as string[], task_token: event.task_token } },
+          { type: "status_changed", payload: { to: "awaiting_human" } },
+        ]);
+        return output;
+      }
+      const after: NewEntry[] = [{ type: "step_finished", payload: { step: step.id, attempt, output } }];
+      if (isFailureStep(def, step.id)) after.push(failedStatus(state));
+      else if (nextStepId(def, step.id, state.run.stop_after) === null) after.push({ type: "status_changed", payload: { to: "succeeded" } });
+      await record(after);
+      return output;
+    } catch (err) {
+      const error = errorNameOf(err);
+      const message = errorMessageOf(err);
+      const after: NewEntry[] = [{ type: "step_failed", payload: { step: step.id, attempt, error, message } }];
+      const next = afterFailure(isFailureStep(def, step.id) ? { retry: step.retry } : step, attempt, error);
+      if (next.action !== "retry" && (isFailureStep(def, step.id) || next.action === "fail"))
+        after.push({ type: "status_changed", payload: { to: "failed", reason: `${step.id} failed: ${error}: ${message}` } });
+      await record(after);
+      throw new ActivityError(error, message);
+    }
+  };
+}
+
+function failedStatus(state: RunState): NewEntry {
+  const e = state.error;
+  return { type: "status_changed", payload: { to: "failed", reason: e ? `${e.Error}: ${e.Cause}` : "a step failed" } };
+}
+
+/** Same type and step/attempt/status: the entry a repeated call would add again. */
+function sameEntry(a: Entry, b: NewEntry): boolean {
+  if (a.type !== b.type) return false;
+  const p = b.payload as Record<string, unknown>;
+  return a.payload.step === p.step && a.payload.attempt === p.attempt && a.payload.to === p.to;
+}
+
+/**
+ * Appends entries the run does not have yet, at the head,
+ * retrying when another writer moved the head first.
+ */
+export function recorder(ledger: Ledger, runId: string): (entries: NewEntry[]) => Promise<void> {
+  return async (entries) => {
+    for (let tries = 0; tries < 5; tries++) {
+      const existing = await ledger.entries(runId);
+      if (existing.length === 0) throw new ActivityError(BAD_EVENT_ERROR, `run ${runId} is not in the ledger; start runs through the engine`);
+      // A status is only "already recorded" if it is the current one; steps/attempts are unique.
+      const current = [...existing].reverse().find((e) => e.type === "status_changed")?.payload.to;
+      const missing = entries.filter((e) =>
+        e.type === "status_changed" ? (e.payload as { to: string }).to !== current : !existing.some((x) => sameEntry(x, e)),
+      );
+      if (missing.length === 0) return;
+      try {
+        await ledger.append([{ runId, expectedSeq: existing.length, entries: missing }]);
+        return;
+      } catch (err) {
+        if (!(err instanceof LedgerConflictError)) throw err;
+      }
+    }
+    throw new ActivityError("Ledger.Busy", `could not append to ${runId}'s ledger after 5 tries; Step Functions will retry the step`);
+  };
+}

@@ -1,0 +1,83 @@
+// The activity port: what a step runs, what it is given, and how it fails; the same code runs in both engines.
+import type { RunType } from "../ledger/port.js";
+import type { DefinitionRef } from "../workflows/index.js";
+import type { ActivityName } from "../workflows/schema.js";
+
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+/** What a run carries from step to step (the Step Functions execution input has the same shape). */
+export interface RunState {
+  readonly run: {
+    readonly run_id: string;
+    readonly run_type: RunType;
+    /** Forge repository path, `owner/name` or `group/project`. */
+    readonly repo: string;
+    readonly forge: string;
+    readonly subject: JsonObject;
+    readonly requested_by: JsonObject;
+    readonly trigger: string;
+    /** Stop after this stage (then report), or null to run the whole workflow. */
+    readonly stop_after: "plan" | "build" | "verify" | null;
+    readonly jira_issue: string | null;
+    readonly workflow: DefinitionRef & JsonObject;
+  };
+  /** Outputs of finished task and approval steps, by step id (agent steps leave artifacts instead). */
+  readonly steps: Record<string, { readonly output: Json }>;
+  /** Set when a step's error was caught: what the failure step reports. */
+  readonly error?: { readonly Error: string; readonly Cause: string };
+}
+
+/** One attempt of one step. */
+export interface ActivityCall {
+  readonly runId: string;
+  readonly stepId: string;
+  readonly activity: ActivityName;
+  /** 1 for the first attempt; a retry after a failure is the next number. A crash does not count: the same attempt resumes. */
+  readonly attempt: number;
+  /** `<run>/<step>/<attempt>`: record side effects under it, and look for it first. */
+  readonly attemptKey: string;
+  /** `<run>/<step>`: the same for every attempt, for effects that must happen once per step (a PR, a comment). */
+  readonly stepKey: string;
+  readonly state: RunState;
+  /** Aborted on timeout, cancel or shutdown; long-running work must stop when it fires. */
+  readonly signal: AbortSignal;
+  /** Step Functions approvals only: the token a decision completes the step with. */
+  readonly taskToken?: string;
+}
+
+/**
+ * An activity is idempotent per (run, step, attempt key): it first looks for what it already
+ * did (a branch, a PR, a comment, a ledger entry) and returns that instead of doing it twice.
+ */
+export type Activity = (call: ActivityCall) => Promise<JsonObject>;
+
+/**
+ * A failure with an ASL error name (`Forge.RateLimited`, `Gate.Failed`), which the definition's
+ * retry and catch lists match against. Any other thrown error counts as `Activity.Failed`.
+ */
+export class ActivityError extends Error {
+  constructor(
+    readonly errorName: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = errorName;
+  }
+}
+
+/** The error name a thrown value is matched under. */
+export function errorNameOf(err: unknown): string {
+  if (err instanceof ActivityError) return err.errorName;
+  return "Activity.Failed";
+}
+
+export function errorMessageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Raised by an activity whose real implementation is not part of this build. Not retryable. */
+export const UNAVAILABLE_ERROR = "Activity.Unavailable";
+
+/** Raised when a human rejects at an approval step; definitions catch it like any other error. */
+export const REJECTED_ERROR = "Approval.Rejected";

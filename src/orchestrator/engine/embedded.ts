@@ -1,0 +1,694 @@
+// The embedded workflow engine: runs as rows in the shared SQLite database, step attempts leased, every transition a ledger entry.
+import type { Logger } from "pino";
+import type { StatementSync } from "node:sqlite";
+import { inTransaction, type DatabaseSync } from "../../store/sqlite.js";
+import {
+  ActivityError,
+  errorMessageOf,
+  errorNameOf,
+  REJECTED_ERROR,
+  type Json,
+  type JsonObject,
+  type RunState,
+} from "../activities/port.js";
+import type { ActivityRegistry } from "../activities/registry.js";
+import { LedgerConflictError, newRunId, type NewEntry, type RunStatus, type TransactionalLedger } from "../ledger/port.js";
+import { RunRequest } from "../run-request.js";
+import { WorkflowCatalog } from "../workflows/index.js";
+import { afterFailure, TIMEOUT_ERROR } from "../workflows/policy.js";
+import { initialState, isFailureStep, nextStepId, runCreatedEntry, stepById } from "../workflows/run-state.js";
+import { activityKinds, type FailureStep, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
+import { RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
+
+export interface EmbeddedEngineOptions {
+  /** The shared connection to DATA_DIR/orchestrator.db; the engine creates its `engine_runs` table. */
+  readonly db: DatabaseSync;
+  /** The SQLite ledger on the same connection, so a transition and its entries commit together. */
+  readonly ledger: TransactionalLedger;
+  readonly activities: ActivityRegistry;
+  readonly catalog?: WorkflowCatalog;
+  /** Names this process in leases. Leases held under the same id by an earlier (dead) process are taken back at once. */
+  readonly workerId: string;
+  /** Step attempts executing at once across every worker on this database. */
+  readonly concurrency: number;
+  /** Step attempts executing at once for one repository. */
+  readonly perRepoConcurrency: number;
+  /** A lease not renewed for this long is taken over by another worker. Renewed every third of it. */
+  readonly leaseMs: number;
+  /** How often due retries, expired leases and approval deadlines are looked for. */
+  readonly pollIntervalMs: number;
+  /** Recorded in run_created: the routing policy version runs are governed by. */
+  readonly policyVersion: string;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+}
+
+type Phase = "ready" | "leased" | "parked" | "done";
+
+interface RunRow {
+  run_id: string;
+  workflow: string;
+  repo: string;
+  status: RunStatus;
+  phase: Phase;
+  step_id: string;
+  attempt: number;
+  started_attempt: number;
+  step_started_at: number;
+  lease_token: number;
+  ledger_seq: number;
+  state: string;
+  run_at: number;
+  deadline_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
+/** A claimed step attempt this process is executing. */
+interface Job {
+  readonly runId: string;
+  readonly token: number;
+  readonly stepId: string;
+  readonly attempt: number;
+  readonly state: RunState;
+  readonly def: WorkflowDefinition;
+}
+
+type Outcome = { readonly ok: true; readonly output: JsonObject } | { readonly ok: false; readonly error: string; readonly message: string };
+
+interface InFlight {
+  readonly job: Job;
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS engine_runs (
+  run_id TEXT PRIMARY KEY,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  workflow TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  repo TEXT NOT NULL,
+  status TEXT NOT NULL,
+  phase TEXT NOT NULL CHECK (phase IN ('ready', 'leased', 'parked', 'done')),
+  step_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  started_attempt INTEGER NOT NULL DEFAULT 0,
+  step_started_at INTEGER NOT NULL DEFAULT 0,
+  run_at INTEGER NOT NULL,
+  deadline_at INTEGER,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  lease_token INTEGER NOT NULL DEFAULT 0,
+  ledger_seq INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS engine_runs_ready ON engine_runs (run_at) WHERE phase = 'ready';
+CREATE INDEX IF NOT EXISTS engine_runs_lease ON engine_runs (lease_until) WHERE phase = 'leased';
+CREATE INDEX IF NOT EXISTS engine_runs_repo_leased ON engine_runs (repo, lease_until) WHERE phase = 'leased';
+CREATE INDEX IF NOT EXISTS engine_runs_deadline ON engine_runs (deadline_at) WHERE phase = 'parked';
+`;
+
+/** setTimeout's ceiling (~24.8 days); longer step timeouts are cut to it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The approval checklist when the await_approvals activity names none (DESIGN: Spec / Plan / Risk / Release). */
+const DEFAULT_CHECKLIST = ["spec", "plan", "risk", "release"];
+
+export class EmbeddedEngine implements WorkflowEngine {
+  readonly backend = "embedded" as const;
+  private readonly db: DatabaseSync;
+  private readonly ledger: TransactionalLedger;
+  private readonly catalog: WorkflowCatalog;
+  private readonly now: () => number;
+  private readonly q: Record<
+    | "byKey"
+    | "insert"
+    | "get"
+    | "leased"
+    | "candidates"
+    | "claim"
+    | "update"
+    | "heartbeat"
+    | "release"
+    | "retake"
+    | "expired"
+    | "repoLeases"
+    | "advance"
+    | "setState"
+    | "lease"
+    | "status",
+    StatementSync
+  >;
+  private readonly inflight = new Map<string, InFlight>();
+  private pending: { job: Job; outcome: Outcome }[] = [];
+  private flushQueued: NodeJS.Immediate | undefined;
+  private pollDue = false;
+  private timers: NodeJS.Timeout[] = [];
+  private running = false;
+  private stopping = false;
+
+  constructor(private readonly opts: EmbeddedEngineOptions) {
+    this.db = opts.db;
+    this.ledger = opts.ledger;
+    this.catalog = opts.catalog ?? new WorkflowCatalog();
+    this.now = opts.now ?? Date.now;
+    this.db.exec(schema);
+    const p = (sql: string) => this.db.prepare(sql);
+    this.q = {
+      byKey: p("SELECT run_id FROM engine_runs WHERE idempotency_key = ?"),
+      insert: p(
+        `INSERT INTO engine_runs (run_id, idempotency_key, workflow, version, repo, status, phase, step_id, attempt, run_at, ledger_seq, state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'queued', 'ready', ?, 1, ?, ?, ?, ?, ?)`,
+      ),
+      get: p("SELECT * FROM engine_runs WHERE run_id = ?"),
+      leased: p("SELECT count(*) AS n FROM engine_runs WHERE phase = 'leased' AND lease_until > ?"),
+      // Due work whose repository is under its limit, oldest first; an expired lease counts as due.
+      // Two index range scans (not an OR, which would scan every row: parked runs included).
+      candidates: p(
+        `SELECT run_id, repo FROM (
+           SELECT run_id, repo, run_at FROM engine_runs WHERE phase = 'ready' AND run_at <= :now
+           UNION ALL
+           SELECT run_id, repo, run_at FROM engine_runs WHERE phase = 'leased' AND lease_until <= :now
+         ) r
+         WHERE (SELECT count(*) FROM engine_runs l WHERE l.phase = 'leased' AND l.repo = r.repo AND l.lease_until > :now) < :per_repo
+         ORDER BY run_at LIMIT :limit`,
+      ),
+      claim: p(
+        `UPDATE engine_runs SET phase = 'leased', lease_owner = ?, lease_until = ?, lease_token = lease_token + 1, updated_at = ?
+         WHERE run_id = ? AND ((phase = 'ready' AND run_at <= ?) OR (phase = 'leased' AND lease_until <= ?))
+         RETURNING *`,
+      ),
+      update: p(
+        `UPDATE engine_runs SET status = ?, phase = ?, step_id = ?, attempt = ?, started_attempt = ?, step_started_at = ?, run_at = ?,
+           deadline_at = ?, lease_owner = ?, lease_until = ?, ledger_seq = ?, updated_at = ?
+         WHERE run_id = ?`,
+      ),
+      // The worker keeps its lease into the next step: lease, phase and queue columns (and their indexes) stay as they are.
+      advance: p("UPDATE engine_runs SET status = ?, step_id = ?, attempt = ?, started_attempt = ?, step_started_at = ?, ledger_seq = ?, updated_at = ? WHERE run_id = ?"),
+      setState: p("UPDATE engine_runs SET state = ? WHERE run_id = ?"),
+      // Everything but the state: a lease holder has the state in hand.
+      lease: p(
+        `SELECT run_id, workflow, repo, status, phase, step_id, attempt, started_attempt, step_started_at, lease_token, ledger_seq,
+           run_at, deadline_at, lease_owner, lease_until FROM engine_runs WHERE run_id = ?`,
+      ),
+      heartbeat: p("UPDATE engine_runs SET lease_until = ? WHERE lease_owner = ? AND phase = 'leased'"),
+      release: p("UPDATE engine_runs SET phase = 'ready', run_at = ?, lease_owner = NULL, lease_until = NULL WHERE run_id = ? AND lease_owner = ? AND lease_token = ? AND phase = 'leased'"),
+      retake: p("UPDATE engine_runs SET lease_until = 0 WHERE lease_owner = ? AND phase = 'leased'"),
+      expired: p("SELECT * FROM engine_runs WHERE phase = 'parked' AND deadline_at <= ? ORDER BY deadline_at LIMIT 100"),
+      status: p("SELECT status FROM engine_runs WHERE run_id = ?"),
+      repoLeases: p("SELECT count(*) AS n FROM engine_runs WHERE phase = 'leased' AND repo = ? AND lease_until > ?"),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The port
+  // -------------------------------------------------------------------------------------------
+
+  async start(input: RunRequest): Promise<StartResult> {
+    const request = RunRequest.parse(input);
+    const def = this.catalog.forRunType(request.run_type);
+    let launch: Job[] = [];
+    const result = inTransaction(this.db, () => {
+      const existing = this.q.byKey.get(request.idempotency_key) as { run_id: string } | undefined;
+      if (existing) return { runId: existing.run_id, created: false };
+      const now = this.now();
+      const runId = newRunId(now);
+      const state = initialState(runId, request, def);
+      const seq = this.append(runId, 0, [runCreatedEntry(request, def, this.opts.policyVersion)]);
+      this.q.insert.run(runId, request.idempotency_key, def.name, def.version, request.repo.full_path, def.steps[0]!.id, now, seq, JSON.stringify(state), now, now);
+      // A free slot takes the new run in the same commit: no second fsync before its first step.
+      launch = this.claimable() ? this.claim(now, this.opts.concurrency - this.inflight.size) : [];
+      return { runId, created: true };
+    });
+    for (const job of launch) this.launch(job);
+    return result;
+  }
+
+  async decide(runId: string, decision: Decision): Promise<void> {
+    let launch: Job[] = [];
+    inTransaction(this.db, () => {
+      const row = this.row(runId);
+      const def = this.definition(row);
+      const step = stepById(def, row.step_id);
+      if (row.phase !== "parked" || !step || activityKinds[step.activity] !== "approval")
+        throw new RunStateError(runId, `is not waiting for a decision (status ${row.status}, step ${row.step_id})`);
+      const entries: NewEntry[] = [
+        { type: "decision", payload: { decision: decision.decision, by: decision.by, via: decision.via, step: step.id, ...(decision.reason ? { reason: decision.reason } : {}) } },
+      ];
+      if (decision.decision === "changes_requested") {
+        // Recorded; the run keeps waiting for an approval or a rejection.
+        this.q.update.run(...this.columns(row, { ledger_seq: this.append(runId, row.ledger_seq, entries) }));
+        return;
+      }
+      const state = JSON.parse(row.state) as RunState;
+      const t = new Transition(row, def, state, entries, this.now());
+      if (decision.decision === "approved") {
+        const output: Json = { decision: decision.decision, by: decision.by, via: decision.via };
+        t.succeeded(step, output);
+      } else {
+        t.failed(step, REJECTED_ERROR, `rejected by ${decision.by} via ${decision.via}${decision.reason ? `: ${decision.reason}` : ""}`);
+      }
+      this.commit(t, false);
+      // The resumed run is taken in the same commit when a slot is free: one fsync from decision to next step.
+      if (this.claimable()) launch = this.claim(this.now(), this.opts.concurrency - this.inflight.size);
+    });
+    for (const job of launch) this.launch(job);
+  }
+
+  async cancel(runId: string, by: { by: string; reason?: string }): Promise<void> {
+    inTransaction(this.db, () => {
+      const row = this.row(runId);
+      if (row.phase === "done") throw new RunStateError(runId, `has already ended (${row.status}); nothing to cancel`);
+      const state = JSON.parse(row.state) as RunState;
+      const t = new Transition(row, this.definition(row), state, [], this.now());
+      t.end("cancelled", `cancelled by ${by.by}${by.reason ? `: ${by.reason}` : ""}`);
+      this.commit(t, false);
+    });
+    // Its attempt (if this process runs it) is aborted; the completion finds the lease gone and is dropped.
+    this.inflight.get(runId)?.controller.abort(new ActivityError("Run.Cancelled", "the run was cancelled"));
+  }
+
+  async status(runId: string): Promise<RunStatus | undefined> {
+    return (this.q.status.get(runId) as { status: RunStatus } | undefined)?.status;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Worker lifecycle
+  // -------------------------------------------------------------------------------------------
+
+  /** Starts taking work: takes back this worker id's leases from a previous process, then polls. */
+  startWorker(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopping = false;
+    this.q.retake.run(this.opts.workerId);
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.pollIntervalMs, () => this.wake(true));
+    every(Math.max(1, Math.floor(this.opts.leaseMs / 3)), () => this.heartbeat());
+    this.wake(true);
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const all = () => Promise.all([...this.inflight.values()].map((f) => f.done));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([all(), graceOver]);
+    clearTimeout(timer);
+    // Whatever is still running is abandoned: its lease is released so the next worker starts it over.
+    for (const f of this.inflight.values()) {
+      f.controller.abort(new ActivityError("Engine.Stopping", "the engine is shutting down"));
+      this.q.release.run(this.now(), f.job.runId, this.opts.workerId, f.job.token);
+    }
+    this.inflight.clear();
+    this.flush();
+    this.running = false;
+  }
+
+  /** Runs a pass soon: applies finished attempts and claims due work, in one commit. */
+  private wake(poll = false): void {
+    if (poll) this.pollDue = true;
+    if (this.flushQueued || !this.running) return;
+    this.flushQueued = setImmediate(() => this.flush());
+  }
+
+  private heartbeat(): void {
+    if (this.inflight.size === 0) return;
+    try {
+      this.q.heartbeat.run(this.now() + this.opts.leaseMs, this.opts.workerId);
+    } catch (err) {
+      this.opts.logger?.warn({ err }, "engine: lease renewal failed; will retry");
+    }
+  }
+
+  /**
+   * One commit for every attempt that finished since the last pass plus the claims of new work:
+   * under load many runs share one fsync (group commit); a single run pays one commit per step.
+   */
+  private flush(): void {
+    clearImmediate(this.flushQueued);
+    this.flushQueued = undefined;
+    const done = this.pending;
+    this.pending = [];
+    const poll = this.pollDue;
+    this.pollDue = false;
+    let launch: Job[];
+    try {
+      launch = inTransaction(this.db, () => this.pass(done, poll));
+    } catch (err) {
+      // One bad transition must not hold back the others: retry them one by one.
+      this.opts.logger?.warn({ err }, "engine: batched transition failed; applying one by one");
+      launch = [];
+      for (const d of done) {
+        try {
+          launch.push(...inTransaction(this.db, () => this.pass([d], false)));
+        } catch (e) {
+          this.opts.logger?.error({ err: e, run_id: d.job.runId, step: d.job.stepId }, "engine: could not record a step result; failing the run");
+          this.failHard(d.job, e);
+        }
+      }
+    }
+    for (const job of launch) this.launch(job);
+  }
+
+  private pass(done: readonly { job: Job; outcome: Outcome }[], poll: boolean): Job[] {
+    const launch: Job[] = [];
+    const now = this.now();
+    for (const { job, outcome } of done) {
+      this.inflight.delete(job.runId);
+      const next = this.complete(job, outcome, now);
+      if (next) launch.push(next);
+    }
+    if (poll) this.expireApprovals(now);
+    if (this.claimable()) launch.push(...this.claim(now, this.opts.concurrency - this.inflight.size - launch.length));
+    return launch;
+  }
+
+  private claimable(): boolean {
+    return this.running && !this.stopping;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Transitions
+  // -------------------------------------------------------------------------------------------
+
+  private claim(now: number, slots: number): Job[] {
+    if (slots <= 0) return [];
+    const busy = (this.q.leased.get(now) as { n: number }).n;
+    let free = Math.min(slots, this.opts.concurrency - busy);
+    if (free <= 0) return [];
+    const perRepo = this.opts.perRepoConcurrency;
+    const rows = this.q.candidates.all({ now, per_repo: perRepo, limit: free * 4 }) as { run_id: string; repo: string }[];
+    const takenPerRepo = new Map<string, number>();
+    const jobs: Job[] = [];
+    for (const c of rows) {
+      if (free <= 0) break;
+      // The query counted leases before this pass; count the ones it hands out too.
+      const taken = takenPerRepo.get(c.repo) ?? 0;
+      if (taken > 0 && this.repoLeases(c.repo, now) >= perRepo) continue;
+      const row = this.q.claim.get(this.opts.workerId, now + this.opts.leaseMs, now, c.run_id, now, now) as RunRow | undefined;
+      if (!row) continue;
+      takenPerRepo.set(c.repo, taken + 1);
+      free--;
+      const job = this.begin(row, now);
+      if (job) jobs.push(job);
+    }
+    return jobs;
+  }
+
+  private repoLeases(repo: string, now: number): number {
+    return (this.q.repoLeases.get(repo, now) as { n: number }).n;
+  }
+
+  /** A freshly claimed row: records step_started (once per attempt; a resumed attempt keeps its entry) and the running status. */
+  private begin(row: RunRow, now: number): Job | undefined {
+    const state = JSON.parse(row.state) as RunState;
+    const def = this.catalog.named(row.workflow);
+    const step = def && stepById(def, row.step_id);
+    const t = new Transition(row, def, state, [], now);
+    if (!def || !step) {
+      t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build; the run cannot continue`);
+      this.commit(t, false);
+      return undefined;
+    }
+    if (row.status !== "running") t.setStatus("running");
+    if (row.started_attempt !== row.attempt) t.startAttempt();
+    return this.commit(t, true);
+  }
+
+  private complete(job: Job, outcome: Outcome, now: number): Job | undefined {
+    const row = this.q.lease.get(job.runId) as RunRow | undefined;
+    // Fencing: a cancelled run or a lease another worker took over drops this result.
+    if (!row || row.phase !== "leased" || row.lease_token !== job.token || row.step_id !== job.stepId) return undefined;
+    const def = job.def;
+    const step = stepById(def, job.stepId)!;
+    // While the lease holds, nobody else changes the run, so the state in hand is the stored one.
+    const t = new Transition(row, def, job.state, [], now);
+    if (!outcome.ok) t.failed(step, outcome.error, outcome.message);
+    else if (activityKinds[step.activity] === "approval") t.park(step, outcome.output);
+    else t.succeeded(step, outcome.output);
+    return this.commit(t, true);
+  }
+
+  /** A result that cannot be recorded (e.g. output the ledger refuses) ends the run rather than looping on retakes. */
+  private failHard(job: Job, err: unknown): void {
+    try {
+      inTransaction(this.db, () => {
+        const row = this.q.lease.get(job.runId) as RunRow | undefined;
+        if (!row || row.phase !== "leased" || row.lease_token !== job.token) return;
+        const t = new Transition(row, job.def, job.state, [], this.now());
+        t.end("failed", `the result of step ${job.stepId} could not be recorded: ${errorMessageOf(err)}`);
+        this.commit(t, false);
+      });
+    } catch (e) {
+      // Left leased: the lease runs out and the attempt is taken again (activities are idempotent).
+      this.opts.logger?.error({ err: e, run_id: job.runId }, "engine: could not fail the run either");
+    }
+  }
+
+  private expireApprovals(now: number): void {
+    for (const row of this.q.expired.all(now) as unknown as RunRow[]) {
+      const def = this.catalog.named(row.workflow);
+      const step = def && stepById(def, row.step_id);
+      const t = new Transition(row, def, JSON.parse(row.state) as RunState, [], now);
+      if (!def || !step) t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build`);
+      else t.failed(step, TIMEOUT_ERROR, `no decision within ${step.timeout_seconds} s`);
+      this.commit(t, false);
+    }
+  }
+
+  /**
+   * Writes a transition: its ledger entries (conditional on the run's seq) and the run row, in
+   * the caller's transaction. Returns the job to execute when this worker keeps the run.
+   */
+  private commit(t: Transition, mayContinue: boolean): Job | undefined {
+    const keep = mayContinue && t.phase === "leased" && this.running && !this.stopping;
+    if (t.phase === "leased" && !keep) t.releaseLease();
+    const seq = this.append(t.row.run_id, t.row.ledger_seq, t.entries);
+    const runId = t.row.run_id;
+    if (keep && t.row.phase === "leased" && t.row.lease_owner === this.opts.workerId) {
+      this.q.advance.run(t.status, t.stepId, t.attempt, t.startedAttempt, t.stepStartedAt, seq, t.now, runId);
+    } else {
+      this.q.update.run(
+        ...this.columns(t.row, {
+          status: t.status,
+          phase: t.phase,
+          step_id: t.stepId,
+          attempt: t.attempt,
+          started_attempt: t.startedAttempt,
+          step_started_at: t.stepStartedAt,
+          run_at: t.runAt,
+          deadline_at: t.deadlineAt,
+          lease_owner: keep ? this.opts.workerId : null,
+          lease_until: keep ? t.now + this.opts.leaseMs : null,
+          ledger_seq: seq,
+        }),
+      );
+    }
+    // Agent steps and retries leave the state as it was: nothing to re-serialise.
+    if (t.state !== t.initialState) this.q.setState.run(JSON.stringify(t.state), runId);
+    if (!keep || !t.def) return undefined;
+    return { runId, token: t.row.lease_token, stepId: t.stepId, attempt: t.attempt, state: t.state, def: t.def };
+  }
+
+  private columns(row: RunRow, set: Partial<RunRow>): (string | number | null)[] {
+    const v = { ...row, ...set };
+    return [
+      v.status,
+      v.phase,
+      v.step_id,
+      v.attempt,
+      v.started_attempt,
+      v.step_started_at,
+      v.run_at,
+      v.deadline_at ?? null,
+      v.lease_owner ?? null,
+      v.lease_until ?? null,
+      v.ledger_seq,
+      this.now(),
+      row.run_id,
+    ];
+  }
+
+  /** Appends entries at the run's next seq; entries other components added meanwhile just move the seq on. */
+  private append(runId: string, seq: number, entries: readonly NewEntry[]): number {
+    if (entries.length === 0) return seq;
+    const request = (expectedSeq: number) => [{ runId, expectedSeq, entries }];
+    try {
+      return this.ledger.appendInTransaction(request(seq))[0]!.head.seq + 1;
+    } catch (err) {
+      if (err instanceof LedgerConflictError && err.actualNextSeq !== undefined && err.actualNextSeq > seq)
+        return this.ledger.appendInTransaction(request(err.actualNextSeq))[0]!.head.seq + 1;
+      throw err;
+    }
+  }
+
+  private row(runId: string): RunRow {
+    const row = this.q.get.get(runId) as RunRow | undefined;
+    if (!row) throw new RunNotFoundError(runId);
+    return row;
+  }
+
+  private definition(row: RunRow): WorkflowDefinition {
+    const def = this.catalog.named(row.workflow);
+    if (!def) throw new RunStateError(row.run_id, `its workflow ${row.workflow} is not in this build`);
+    return def;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Executing attempts
+  // -------------------------------------------------------------------------------------------
+
+  private launch(job: Job): void {
+    const step = stepById(job.def, job.stepId)!;
+    const controller = new AbortController();
+    const timeoutMs = Math.min(step.timeout_seconds * 1000, MAX_TIMER_MS);
+    const timer = setTimeout(
+      () => controller.abort(new ActivityError(TIMEOUT_ERROR, `step ${step.id} attempt ${job.attempt} ran longer than ${step.timeout_seconds} s`)),
+      timeoutMs,
+    );
+    const done = this.execute(job, step, controller.signal).then((outcome) => {
+      clearTimeout(timer);
+      if (this.inflight.get(job.runId)?.controller !== controller) return; // abandoned by stop()
+      this.pending.push({ job, outcome });
+      this.wake();
+    });
+    this.inflight.set(job.runId, { job, controller, done });
+  }
+
+  private async execute(job: Job, step: StepDefinition | FailureStep, signal: AbortSignal): Promise<Outcome> {
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    try {
+      const activity = this.opts.activities.get(step.activity);
+      const call = {
+        runId: job.runId,
+        stepId: step.id,
+        activity: step.activity,
+        attempt: job.attempt,
+        attemptKey: `${job.runId}/${step.id}/${job.attempt}`,
+        stepKey: `${job.runId}/${step.id}`,
+        state: job.state,
+        signal,
+      };
+      const output = await Promise.race([activity(call), aborted]);
+      return { ok: true, output: output ?? {} };
+    } catch (err) {
+      return { ok: false, error: errorNameOf(err), message: errorMessageOf(err) };
+    }
+  }
+}
+
+/** The changes one event makes to a run (a step finished, failed, was decided, timed out, was cancelled), before they are written. */
+class Transition {
+  status: RunStatus;
+  phase: Phase;
+  stepId: string;
+  attempt: number;
+  startedAttempt: number;
+  stepStartedAt: number;
+  runAt: number;
+  deadlineAt: number | null = null;
+  readonly initialState: RunState;
+
+  constructor(
+    readonly row: RunRow,
+    readonly def: WorkflowDefinition | undefined,
+    public state: RunState,
+    readonly entries: NewEntry[],
+    readonly now: number,
+  ) {
+    this.status = row.status;
+    this.phase = row.phase;
+    this.stepId = row.step_id;
+    this.attempt = row.attempt;
+    this.startedAttempt = row.started_attempt;
+    this.stepStartedAt = row.step_started_at;
+    this.runAt = now;
+    this.initialState = state;
+  }
+
+  setStatus(to: RunStatus, reason?: string): void {
+    if (this.status === to) return;
+    this.status = to;
+    this.entries.push({ type: "status_changed", payload: { to, ...(reason ? { reason } : {}) } });
+  }
+
+  startAttempt(): void {
+    this.startedAttempt = this.attempt;
+    this.stepStartedAt = this.now;
+    this.entries.push({ type: "step_started", payload: { step: this.stepId, attempt: this.attempt } });
+  }
+
+  releaseLease(): void {
+    this.phase = "ready";
+  }
+
+  end(status: "succeeded" | "failed" | "cancelled", reason?: string): void {
+    this.setStatus(status, reason);
+    this.phase = "done";
+  }
+
+  /** Moves to step `id`, attempt 1: this worker keeps the lease and runs it next (or releases it to the queue). */
+  private goTo(id: string): void {
+    this.stepId = id;
+    this.attempt = 1;
+    this.setStatus("running");
+    this.phase = "leased";
+    this.startAttempt();
+  }
+
+  succeeded(step: StepDefinition | FailureStep, output: Json): void {
+    this.entries.push({ type: "step_finished", payload: { step: step.id, attempt: this.attempt, output } });
+    const def = this.def!;
+    if (activityKinds[step.activity] !== "agent") this.state = { ...this.state, steps: { ...this.state.steps, [step.id]: { output } } };
+    if (isFailureStep(def, step.id)) return this.end("failed", this.failureReason());
+    const next = nextStepId(def, step.id, this.state.run.stop_after);
+    if (next === null) return this.end("succeeded");
+    this.goTo(next);
+  }
+
+  failed(step: StepDefinition | FailureStep, error: string, message: string): void {
+    this.entries.push({ type: "step_failed", payload: { step: step.id, attempt: this.attempt, error, message } });
+    const def = this.def!;
+    const failure = isFailureStep(def, step.id);
+    const after = afterFailure(failure ? { retry: step.retry } : step, this.attempt, error);
+    if (after.action === "retry") {
+      this.attempt += 1;
+      this.setStatus("running");
+      this.phase = "ready";
+      this.runAt = this.now + after.delaySeconds * 1000;
+      return;
+    }
+    if (failure) return this.end("failed", `${this.failureReason()}; the failure report failed too: ${error}: ${message}`);
+    this.state = { ...this.state, error: { Error: error, Cause: message } };
+    if (after.action === "catch") return this.goTo(def.on_failure.id);
+    this.end("failed", `${step.id} failed: ${error}: ${message}`);
+  }
+
+  /** The approval request went out: the run waits as a row, with no timer, until a decision or its deadline. */
+  park(step: StepDefinition | FailureStep, output: JsonObject): void {
+    const checklist = Array.isArray(output.checklist) && output.checklist.every((c) => typeof c === "string" && c) ? (output.checklist as string[]) : DEFAULT_CHECKLIST;
+    this.entries.push({ type: "approval_requested", payload: { step: step.id, attempt: this.attempt, checklist } });
+    this.setStatus("awaiting_human");
+    this.phase = "parked";
+    this.deadlineAt = this.stepStartedAt + step.timeout_seconds * 1000;
+  }
+
+  private failureReason(): string {
+    const e = this.state.error;
+    return e ? `${e.Error}: ${e.Cause}` : "a step failed";
+  }
+}

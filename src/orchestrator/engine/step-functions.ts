@@ -1,0 +1,234 @@
+// The AWS Step Functions backend: runs are Standard executions of the compiled definitions, named by run id.
+import { createHash } from "node:crypto";
+import {
+  CreateStateMachineCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  InvalidToken,
+  paginateListStateMachines,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  StartExecutionCommand,
+  StopExecutionCommand,
+  TaskDoesNotExist,
+  TaskTimedOut,
+  UpdateStateMachineCommand,
+  type CreateStateMachineCommandInput,
+  type SFNClient,
+  type UpdateStateMachineCommandInput,
+} from "@aws-sdk/client-sfn";
+import { DescribeTaskDefinitionCommand, type ECSClient } from "@aws-sdk/client-ecs";
+import { GetFunctionConfigurationCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+import { REJECTED_ERROR } from "../activities/port.js";
+import { recorder } from "../activities/dispatcher.js";
+import { LedgerConflictError, type Ledger, type RunStatus } from "../ledger/port.js";
+import { RunRequest } from "../run-request.js";
+import { WorkflowCatalog } from "../workflows/index.js";
+import { initialState, runCreatedEntry } from "../workflows/run-state.js";
+import type { WorkflowDefinition } from "../workflows/schema.js";
+import { compileToAsl, type AslTargets } from "./asl.js";
+import { RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
+
+/** Where the state machines live: `arn:aws:states:<region>:<account>:stateMachine:<prefix><Name>`. */
+export interface StateMachineNaming {
+  readonly region: string;
+  readonly accountId: string;
+  /** Prepended to each workflow name, e.g. `scintilla-` → `scintilla-ImplementationRun`. */
+  readonly prefix: string;
+}
+
+export function stateMachineName(naming: StateMachineNaming, def: WorkflowDefinition): string {
+  return `${naming.prefix}${def.name}`;
+}
+
+export function stateMachineArn(naming: StateMachineNaming, def: WorkflowDefinition): string {
+  return `arn:aws:states:${naming.region}:${naming.accountId}:stateMachine:${stateMachineName(naming, def)}`;
+}
+
+export function executionArn(naming: StateMachineNaming, def: WorkflowDefinition, runId: string): string {
+  return `arn:aws:states:${naming.region}:${naming.accountId}:execution:${stateMachineName(naming, def)}:${runId}`;
+}
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/**
+ * The run id for an idempotency key: `run_` + 26 Crockford base32 digits of the key's sha256
+ * (128 bits, a valid ULID). The ledger's conditional create and StartExecution's unique name
+ * then both refuse a second run for the same key, with no extra table. Unlike embedded run ids
+ * these do not sort by time; listings order by created_at.
+ */
+export function runIdForKey(key: string): string {
+  const bytes = createHash("sha256").update(key).digest().subarray(0, 16);
+  let n = BigInt(`0x${bytes.toString("hex")}`);
+  let out = "";
+  for (let i = 0; i < 26; i++) {
+    out = CROCKFORD[Number(n & 31n)]! + out;
+    n >>= 5n;
+  }
+  return `run_${out}`;
+}
+
+export interface StepFunctionsEngineOptions {
+  readonly sfn: SFNClient;
+  /** The shared ledger (DynamoDB in production): runs, approval tokens, transitions. */
+  readonly ledger: Ledger;
+  readonly naming: StateMachineNaming;
+  readonly policyVersion: string;
+  readonly catalog?: WorkflowCatalog;
+}
+
+export class StepFunctionsEngine implements WorkflowEngine {
+  readonly backend = "step-functions" as const;
+  private readonly catalog: WorkflowCatalog;
+
+  constructor(private readonly opts: StepFunctionsEngineOptions) {
+    this.catalog = opts.catalog ?? new WorkflowCatalog();
+  }
+
+  async start(input: RunRequest): Promise<StartResult> {
+    const request = RunRequest.parse(input);
+    const def = this.catalog.forRunType(request.run_type);
+    const runId = runIdForKey(request.idempotency_key);
+    let created = true;
+    try {
+      await this.opts.ledger.append([{ runId, expectedSeq: 0, entries: [runCreatedEntry(request, def, this.opts.policyVersion)] }]);
+    } catch (err) {
+      if (!(err instanceof LedgerConflictError)) throw err;
+      created = false;
+    }
+    // Always attempted: a start that died between the ledger and Step Functions is completed by the retry.
+    // The same name with the same input is accepted again by Step Functions; the input is derived from the request.
+    try {
+      await this.opts.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: stateMachineArn(this.opts.naming, def),
+          name: runId,
+          input: JSON.stringify(initialState(runId, request, def)),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ExecutionAlreadyExists)) throw err;
+    }
+    return { runId, created };
+  }
+
+  async decide(runId: string, decision: Decision): Promise<void> {
+    const entries = await this.opts.ledger.entries(runId);
+    if (entries.length === 0) throw new RunNotFoundError(runId);
+    const asked = [...entries].reverse().find((e) => e.type === "approval_requested");
+    const token = asked?.payload.task_token;
+    const step = String(asked?.payload.step ?? "");
+    const attempt = Number(asked?.payload.attempt ?? 1);
+    const answered = asked && entries.slice(entries.indexOf(asked)).some((e) => (e.type === "step_finished" || e.type === "step_failed") && e.payload.step === step);
+    const ended = ["succeeded", "failed", "cancelled"].includes(String([...entries].reverse().find((e) => e.type === "status_changed")?.payload.to));
+    if (typeof token !== "string" || answered || ended) throw new RunStateError(runId, "is not waiting for a decision");
+    const record = recorder(this.opts.ledger, runId);
+    const decisionEntry = { type: "decision" as const, payload: { decision: decision.decision, by: decision.by, via: decision.via, step, ...(decision.reason ? { reason: decision.reason } : {}) } };
+    if (decision.decision === "changes_requested") return record([decisionEntry]);
+    try {
+      if (decision.decision === "approved") {
+        await this.opts.sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ decision: decision.decision, by: decision.by, via: decision.via }) }));
+      } else {
+        const cause = `rejected by ${decision.by} via ${decision.via}${decision.reason ? `: ${decision.reason}` : ""}`;
+        await this.opts.sfn.send(new SendTaskFailureCommand({ taskToken: token, error: REJECTED_ERROR, cause }));
+      }
+    } catch (err) {
+      if (err instanceof TaskTimedOut || err instanceof TaskDoesNotExist || err instanceof InvalidToken)
+        throw new RunStateError(runId, `its approval step no longer waits (${err.name}); the run has moved on or timed out`);
+      throw err;
+    }
+    const outcome =
+      decision.decision === "approved"
+        ? { type: "step_finished" as const, payload: { step, attempt } }
+        : { type: "step_failed" as const, payload: { step, attempt, error: REJECTED_ERROR, message: `rejected by ${decision.by}` } };
+    await record([decisionEntry, outcome, { type: "status_changed", payload: { to: "running" } }]);
+  }
+
+  async cancel(runId: string, by: { by: string; reason?: string }): Promise<void> {
+    const run = await this.opts.ledger.run(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    if (["succeeded", "failed", "cancelled"].includes(run.status)) throw new RunStateError(runId, `has already ended (${run.status}); nothing to cancel`);
+    const def = this.catalog.forRunType(run.run_type);
+    const reason = `cancelled by ${by.by}${by.reason ? `: ${by.reason}` : ""}`;
+    try {
+      await this.opts.sfn.send(new StopExecutionCommand({ executionArn: executionArn(this.opts.naming, def, runId), error: "Run.Cancelled", cause: reason }));
+    } catch (err) {
+      if (!(err instanceof ExecutionDoesNotExist)) throw err;
+    }
+    await recorder(this.opts.ledger, runId)([{ type: "status_changed", payload: { to: "cancelled", reason } }]);
+  }
+
+  async status(runId: string): Promise<RunStatus | undefined> {
+    return (await this.opts.ledger.run(runId))?.status;
+  }
+
+  async stop(): Promise<void> {
+    // Executions run in AWS; nothing is held in this process.
+  }
+}
+
+export interface DeployOptions {
+  readonly sfn: SFNClient;
+  readonly naming: StateMachineNaming;
+  readonly roleArn: string;
+  readonly targets: AslTargets;
+  readonly definitions: readonly WorkflowDefinition[];
+  /** Only read which machines exist and return the requests; create and update nothing. */
+  readonly dryRun: boolean;
+  /** When given, the agent task definition and the activity Lambda are checked to exist before anything is deployed. */
+  readonly preflight?: { readonly ecs: ECSClient; readonly lambda: LambdaClient };
+}
+
+/** Refuses to deploy machines that would point at a missing or inactive task definition or Lambda. */
+async function checkTargets(targets: AslTargets, clients: { ecs: ECSClient; lambda: LambdaClient }): Promise<void> {
+  const td = await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: targets.ecs.taskDefinitionArn })).catch((err: Error) => {
+    throw new Error(`ECS_TASK_DEFINITION_ARN ${targets.ecs.taskDefinitionArn}: ${err.message}; register it (and pin its revision) first`);
+  });
+  if (td.taskDefinition?.status !== "ACTIVE")
+    throw new Error(`ECS_TASK_DEFINITION_ARN ${targets.ecs.taskDefinitionArn} is ${td.taskDefinition?.status ?? "unknown"}; pin an ACTIVE revision`);
+  if (!td.taskDefinition.containerDefinitions?.some((c) => c.name === targets.ecs.containerName))
+    throw new Error(`ECS_CONTAINER_NAME ${targets.ecs.containerName}: no such container in ${targets.ecs.taskDefinitionArn}`);
+  if (!td.taskDefinition.requiresCompatibilities?.includes("FARGATE"))
+    throw new Error(`ECS_TASK_DEFINITION_ARN ${targets.ecs.taskDefinitionArn} is not Fargate-compatible; agent tasks run on Fargate`);
+  await clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: targets.activityLambdaArn })).catch((err: Error) => {
+    throw new Error(`ACTIVITY_LAMBDA_ARN ${targets.activityLambdaArn}: ${err.message}; deploy the activity Lambda (dist/lambda.handler) first`);
+  });
+}
+
+export type DeployAction =
+  | { readonly action: "create"; readonly request: CreateStateMachineCommandInput }
+  | { readonly action: "update"; readonly request: UpdateStateMachineCommandInput };
+
+/** Creates the state machines that do not exist and updates the others, one per workflow definition. */
+export async function deployStateMachines(opts: DeployOptions): Promise<DeployAction[]> {
+  if (opts.preflight) await checkTargets(opts.targets, opts.preflight);
+  const existing = new Map<string, string>();
+  for await (const page of paginateListStateMachines({ client: opts.sfn }, {}))
+    for (const m of page.stateMachines ?? []) if (m.name && m.stateMachineArn) existing.set(m.name, m.stateMachineArn);
+  const actions: DeployAction[] = [];
+  for (const def of opts.definitions) {
+    const name = stateMachineName(opts.naming, def);
+    const definition = JSON.stringify(compileToAsl(def, opts.targets));
+    const arn = existing.get(name);
+    const action: DeployAction = arn
+      ? { action: "update", request: { stateMachineArn: arn, definition, roleArn: opts.roleArn, publish: true, versionDescription: `${def.name} v${def.version}` } }
+      : {
+          action: "create",
+          request: {
+            name,
+            definition,
+            roleArn: opts.roleArn,
+            type: "STANDARD",
+            publish: true,
+            versionDescription: `${def.name} v${def.version}`,
+            tags: [{ key: "orchestrator:workflow-version", value: String(def.version) }],
+          },
+        };
+    if (!opts.dryRun) {
+      if (action.action === "update") await opts.sfn.send(new UpdateStateMachineCommand(action.request));
+      else await opts.sfn.send(new CreateStateMachineCommand(action.request));
+    }
+    actions.push(action);
+  }
+  return actions;
+}

@@ -1,0 +1,245 @@
+// The embedded engine end to end: real SQLite file, real ledger, scripted activities.
+import { afterEach, describe, expect, it } from "vitest";
+import { ActivityRegistry, defaultActivities } from "../../../src/orchestrator/activities/registry.js";
+import { engineSink, RunNotFoundError, RunStateError, startingSink } from "../../../src/orchestrator/engine/port.js";
+import { definitionDigest, WorkflowCatalog, workflows } from "../../../src/orchestrator/workflows/index.js";
+import { defineWorkflow } from "../../../src/orchestrator/workflows/schema.js";
+import { ledgerTrace, openEngine, request, waitFor, waitForStatus, type TestEngine } from "./harness.js";
+import { ScriptedActivities, type Script } from "./scripted.js";
+
+/** A short workflow for the timing-dependent paths: 1 s backoff, 1 s timeouts. */
+const quick = defineWorkflow({
+  name: "QuickRun",
+  run_type: "impl_change",
+  version: 1,
+  description: "test workflow",
+  steps: [
+    { id: "plan", activity: "plan", timeout_seconds: 1, retry: { max_attempts: 3, backoff: { initial_seconds: 1, rate: 1, max_seconds: 1 }, retryable_errors: ["Agent.Crashed"] } },
+    { id: "verify", activity: "verify", timeout_seconds: 5 },
+    { id: "await_approvals", activity: "await_approvals", timeout_seconds: 1 },
+    { id: "report", activity: "report", timeout_seconds: 5 },
+  ],
+  on_failure: { id: "report_failure", activity: "report", timeout_seconds: 5 },
+});
+
+let open: TestEngine[] = [];
+afterEach(async () => {
+  for (const t of open) await t.close();
+  open = [];
+});
+
+function engineWith(scripts: Record<string, Script>, over: Parameters<typeof openEngine>[1] = {}) {
+  const acts = new ScriptedActivities(scripts);
+  const t = openEngine(acts.registry(), over);
+  open.push(t);
+  return { acts, ...t };
+}
+
+describe("embedded engine: happy path of each run type", () => {
+  for (const def of workflows) {
+    it(`${def.name} runs every step once, in order, and succeeds`, async () => {
+      const { acts, engine, ledger } = engineWith({});
+      const { runId, created } = await engine.start(request(def.run_type));
+      expect(created).toBe(true);
+      const hasApproval = def.steps.some((s) => s.activity === "await_approvals");
+      if (hasApproval) {
+        await waitForStatus(engine, runId, ["awaiting_human"]);
+        await engine.decide(runId, { decision: "approved", by: "alice", via: "review" });
+      }
+      expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+      expect(acts.trace(runId)).toEqual(def.steps.map((s) => `${s.id}:ok`));
+      const entries = await ledger.entries(runId);
+      expect(ledgerTrace(entries)).toEqual(def.steps.map((s) => `${s.id}:ok`));
+      const created0 = entries[0]!;
+      expect(created0.type).toBe("run_created");
+      expect(created0.payload.workflow).toEqual({ name: def.name, version: def.version, sha256: definitionDigest(def) });
+      expect(entries.filter((e) => e.type === "approval_requested")).toHaveLength(hasApproval ? 1 : 0);
+      expect(entries.at(-1)!.payload).toMatchObject({ to: "succeeded" });
+      expect((await ledger.run(runId))!.status).toBe("succeeded");
+      expect((await ledger.verify({ runId })).ok).toBe(true);
+    });
+  }
+});
+
+describe("embedded engine: semantics", () => {
+  it("starts at most one run per idempotency key", async () => {
+    const { engine, db } = engineWith({});
+    const req = request("watcher_investigation");
+    const [a, b] = await Promise.all([engine.start(req), engine.start(req)]);
+    const c = await engine.start(req);
+    expect(new Set([a.runId, b.runId, c.runId]).size).toBe(1);
+    expect([a.created, b.created, c.created].filter(Boolean)).toHaveLength(1);
+    expect((db.prepare("SELECT count(*) AS n FROM engine_runs").get() as { n: number }).n).toBe(1);
+  });
+
+  it("retries a retryable error with backoff, then succeeds on the same step", async () => {
+    const { acts, engine, ledger } = engineWith({ flaky: { plan: [{ fail: "Agent.Crashed" }, "ok"] } }, { catalog: new WorkflowCatalog([quick]) });
+    const { runId } = await engine.start(request("impl_change", "flaky"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    await engine.decide(runId, { decision: "approved", by: "alice", via: "api" });
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    expect(acts.trace(runId)).toEqual(["plan:Agent.Crashed", "plan:ok", "verify:ok", "await_approvals:ok", "report:ok"]);
+    expect(acts.calls.filter((c) => c.stepId === "plan").map((c) => c.attemptKey)).toEqual([`${runId}/plan/1`, `${runId}/plan/2`]);
+    const entries = await ledger.entries(runId);
+    const started = entries.filter((e) => e.type === "step_started" && e.payload.step === "plan");
+    expect(started.map((e) => e.payload.attempt)).toEqual([1, 2]);
+    // The retry waited the declared backoff (1 s) before its attempt started.
+    expect(Date.parse(started[1]!.at) - Date.parse(entries.find((e) => e.type === "step_failed")!.at)).toBeGreaterThanOrEqual(900);
+  });
+
+  it("a step that runs past its timeout fails with States.Timeout and goes to the failure report", async () => {
+    const { acts, engine, ledger } = engineWith({ slow: { plan: [{ hang: 5_000 }] } }, { catalog: new WorkflowCatalog([quick]) });
+    const { runId } = await engine.start(request("impl_change", "slow"));
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("failed");
+    expect(acts.trace(runId)).toEqual(["plan:hang", "report_failure:ok"]);
+    const entries = await ledger.entries(runId);
+    expect(ledgerTrace(entries)).toEqual(["plan:States.Timeout", "report_failure:ok"]);
+    expect(entries.at(-1)!.payload).toMatchObject({ to: "failed", reason: expect.stringContaining("States.Timeout") });
+  });
+
+  it("a caught error runs the failure step, which reports the error, and the run ends failed", async () => {
+    const seen: unknown[] = [];
+    const acts = new ScriptedActivities({ gate: { verify: [{ fail: "Gate.Failed" }] } });
+    const reg = acts.registry().register("report", async (call) => (seen.push(call.state.error), { reported: true }));
+    const t = openEngine(reg);
+    open.push(t);
+    const { runId } = await t.engine.start(request("spec_change", "gate"));
+    expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("failed");
+    expect(acts.trace(runId)).toEqual(["plan:ok", "build:ok", "verify:Gate.Failed"]);
+    expect(seen).toEqual([{ Error: "Gate.Failed", Cause: "scripted failure of verify" }]);
+    expect(ledgerTrace(await t.ledger.entries(runId))).toEqual(["plan:ok", "build:ok", "verify:Gate.Failed", "report_failure:ok"]);
+    expect((await t.ledger.run(runId))!.status).toBe("failed");
+  });
+
+  it("an error no catch matches fails the run at once", async () => {
+    const strict = defineWorkflow({ ...quick, name: "StrictRun", steps: quick.steps.map((s) => ({ ...s, catch: ["Gate.Failed"] })) });
+    const { acts, engine } = engineWith({ boom: { verify: [{ fail: "Forge.Unavailable" }] } }, { catalog: new WorkflowCatalog([strict]) });
+    const { runId } = await engine.start(request("impl_change", "boom"));
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("failed");
+    expect(acts.trace(runId)).toEqual(["plan:ok", "verify:Forge.Unavailable"]);
+  });
+
+  it("a rejection fails the approval step with Approval.Rejected and reports", async () => {
+    const { acts, engine, ledger } = engineWith({});
+    const { runId } = await engine.start(request("impl_change"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    await engine.decide(runId, { decision: "changes_requested", by: "bob", via: "review" });
+    expect(await engine.status(runId)).toBe("awaiting_human");
+    await engine.decide(runId, { decision: "rejected", by: "bob", via: "slash_command", reason: "wrong approach" });
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("failed");
+    expect(acts.trace(runId)).toEqual(["plan:ok", "build:ok", "verify:ok", "publish:ok", "await_approvals:ok", "report_failure:ok"]);
+    const entries = await ledger.entries(runId);
+    expect(entries.filter((e) => e.type === "decision").map((e) => e.payload.decision)).toEqual(["changes_requested", "rejected"]);
+    expect(ledgerTrace(entries)).toContain("await_approvals:Approval.Rejected");
+  });
+
+  it("an approval with no decision by its deadline times out into the failure report", async () => {
+    const { acts, engine } = engineWith({}, { catalog: new WorkflowCatalog([quick]) });
+    const { runId } = await engine.start(request("impl_change"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("failed");
+    expect(acts.trace(runId)).toEqual(["plan:ok", "verify:ok", "await_approvals:ok", "report_failure:ok"]);
+  });
+
+  it("stop_after skips to the closing report", async () => {
+    const { acts, engine } = engineWith({});
+    const { runId } = await engine.start(request("impl_change", "default", { stop_after: "plan" }));
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    expect(acts.trace(runId)).toEqual(["plan:ok", "report:ok"]);
+  });
+
+  it("cancel aborts the running attempt, drops its result and runs nothing more", async () => {
+    let aborted = false;
+    const acts = new ScriptedActivities({ hang: { build: [{ hang: 20_000 }] } });
+    acts.gate = async (call) => void call.signal.addEventListener("abort", () => (aborted = true));
+    const t = openEngine(acts.registry());
+    open.push(t);
+    const { runId } = await t.engine.start(request("impl_change", "hang"));
+    await waitFor(() => acts.calls.some((c) => c.stepId === "build") || undefined, "build to start");
+    await t.engine.cancel(runId, { by: "carol", reason: "not needed" });
+    expect(await t.engine.status(runId)).toBe("cancelled");
+    await waitFor(() => aborted || undefined, "the attempt to be aborted");
+    await new Promise((r) => setTimeout(r, 150));
+    expect(acts.trace(runId)).toEqual(["plan:ok", "build:hang"]);
+    const entries = await t.ledger.entries(runId);
+    expect(entries.at(-1)!.payload).toEqual({ to: "cancelled", reason: "cancelled by carol: not needed" });
+    await expect(t.engine.cancel(runId, { by: "carol" })).rejects.toThrow(RunStateError);
+  });
+
+  it("cancels a parked run; decisions on it are refused", async () => {
+    const { engine } = engineWith({});
+    const { runId } = await engine.start(request("release_prep"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    await engine.cancel(runId, { by: "carol" });
+    expect(await engine.status(runId)).toBe("cancelled");
+    await expect(engine.decide(runId, { decision: "approved", by: "a", via: "api" })).rejects.toThrow(/not waiting for a decision/);
+    await expect(engine.decide("run_01JF3Q0Z8X9K2M4N6P8R0T2V4W", { decision: "approved", by: "a", via: "api" })).rejects.toThrow(RunNotFoundError);
+  });
+
+  it("never runs more attempts at once than the global and per-repo limits", async () => {
+    const acts = new ScriptedActivities({});
+    let now = 0;
+    let peak = 0;
+    const perRepo = new Map<string, number>();
+    let peakRepo = 0;
+    acts.gate = async (call) => {
+      now++;
+      peak = Math.max(peak, now);
+      const r = (perRepo.get(call.state.run.repo) ?? 0) + 1;
+      perRepo.set(call.state.run.repo, r);
+      peakRepo = Math.max(peakRepo, r);
+      await new Promise((res) => setTimeout(res, 15));
+      now--;
+      perRepo.set(call.state.run.repo, r - 1);
+    };
+    const t = openEngine(acts.registry(), { concurrency: 3, perRepoConcurrency: 2 });
+    open.push(t);
+    const repos = ["acme/a", "acme/b", "acme/c"];
+    const ids = [];
+    for (let i = 0; i < 9; i++) {
+      const req = request("watcher_investigation");
+      ids.push((await t.engine.start({ ...req, repo: { ...req.repo, full_path: repos[i % 3]! } })).runId);
+    }
+    for (const id of ids) expect(await waitForStatus(t.engine, id, ["succeeded", "failed"])).toBe("succeeded");
+    expect(peak).toBe(3);
+    expect(peakRepo).toBeLessThanOrEqual(2);
+  });
+
+  it("without real activities a run fails at its first step, naming what is missing", async () => {
+    // The production plan step retries agent failures after 30 s; this one fails at once.
+    const noRetry = defineWorkflow({ ...quick, steps: quick.steps.map((s) => ({ ...s, retry: undefined })) });
+    const t = openEngine(defaultActivities(), { catalog: new WorkflowCatalog([noRetry]) });
+    open.push(t);
+    const { runId } = await t.engine.start(request("impl_change"));
+    expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("failed");
+    const entries = await t.ledger.entries(runId);
+    expect(entries.find((e) => e.type === "step_failed")!.payload).toMatchObject({
+      step: "plan",
+      error: "Activity.Unavailable",
+      message: "not available yet: the planner agent (agent runtime)",
+    });
+    expect(String(entries.at(-1)!.payload.reason)).toMatch(/not available yet: the planner agent.*failure report failed too.*not available yet: reporting/);
+  });
+
+  it("rejects a run request that does not match the schema", async () => {
+    const { engine } = engineWith({});
+    await expect(engine.start({ ...request("impl_change"), run_type: "deploy" as never })).rejects.toThrow(/run_type/);
+    expect(new ActivityRegistry()).toBeDefined();
+  });
+});
+
+describe("run request sinks", () => {
+  it("startingSink stores the request and starts its run once, however often it is submitted", async () => {
+    const { engine, db } = engineWith({});
+    const stored: string[] = [];
+    const store = { submit: async (r: { idempotency_key: string }) => (stored.push(r.idempotency_key), { status: stored.length === 1 ? ("created" as const) : ("existing" as const), id: "rreq_1" }) };
+    const sink = startingSink(store, engine);
+    const req = request("watcher_investigation");
+    expect(await sink.submit(req)).toEqual({ status: "created", id: "rreq_1" });
+    expect(await sink.submit(req)).toEqual({ status: "existing", id: "rreq_1" });
+    expect((db.prepare("SELECT count(*) AS n FROM engine_runs").get() as { n: number }).n).toBe(1);
+    const direct = engineSink(engine);
+    expect((await direct.submit(req)).status).toBe("existing");
+    expect((await direct.submit(request("watcher_investigation"))).status).toBe("created");
+  });
+});

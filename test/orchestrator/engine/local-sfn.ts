@@ -1,0 +1,144 @@
+// Step Functions in-process for tests: StartExecution / SendTask* on a mocked SFN client drive aws-local-stepfunctions
+// running the compiled ASL; Lambda tasks go through the real dispatcher, ECS tasks run the agent activity.
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import { StateMachine } from "aws-local-stepfunctions";
+import { mockClient } from "aws-sdk-client-mock";
+import { createDispatcher } from "../../../src/orchestrator/activities/dispatcher.js";
+import { ActivityError, type JsonObject, type RunState } from "../../../src/orchestrator/activities/port.js";
+import type { ActivityRegistry } from "../../../src/orchestrator/activities/registry.js";
+import { compileToAsl, Resources, type AslTargets } from "../../../src/orchestrator/engine/asl.js";
+import type { Ledger } from "../../../src/orchestrator/ledger/port.js";
+import type { WorkflowCatalog } from "../../../src/orchestrator/workflows/index.js";
+import { ActivityName } from "../../../src/orchestrator/workflows/schema.js";
+
+export const testTargets: AslTargets = {
+  activityLambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:orchestrator-activities",
+  ecs: {
+    clusterArn: "arn:aws:ecs:eu-west-1:123456789012:cluster/agents",
+    taskDefinitionArn: "arn:aws:ecs:eu-west-1:123456789012:task-definition/agent:7",
+    containerName: "agent",
+    subnets: ["subnet-0a1b2c3d"],
+    securityGroups: ["sg-0a1b2c3d"],
+    assignPublicIp: false,
+  },
+  taskInputPrefix: "s3://orchestrator-runs/tasks",
+};
+
+type EventLog = { readonly type: string };
+
+export interface Execution {
+  readonly runId: string;
+  readonly result: Promise<"succeeded" | "failed" | "aborted">;
+  readonly events: EventLog[];
+}
+
+export function localStepFunctions(opts: { catalog: WorkflowCatalog; activities: ActivityRegistry; ledger: Ledger }) {
+  const dispatch = createDispatcher({ activities: opts.activities, ledger: opts.ledger, catalog: opts.catalog });
+  const waiting = new Map<string, { resolve: (v: JsonObject) => void; reject: (e: Error) => void }>();
+  const executions = new Map<string, Execution & { abort(): void }>();
+  const sfn = new SFNClient({ region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+  const mock = mockClient(sfn);
+
+  function start(stateMachineArn: string, name: string, inputText: string): void {
+    if (executions.has(name)) throw Object.assign(new Error("exists"), { name: "ExecutionAlreadyExists" });
+    const def = opts.catalog.named(stateMachineArn.split(":stateMachine:")[1]!.replace(/^scintilla-/, ""))!;
+    const asl = compileToAsl(def, testTargets);
+    const input = JSON.parse(inputText) as RunState;
+    const handlers: Record<string, (input: unknown) => Promise<JsonObject>> = {};
+    // aws-local-stepfunctions keeps a static context object; $$.State.RetryCount is what Step Functions would put there.
+    const entered = new Map<string, number>();
+    const withRetryCount = (state: string, p: unknown) => {
+      const n = entered.get(state) ?? 0;
+      entered.set(state, n + 1);
+      return { ...(p as { Payload: JsonObject }).Payload, retry_count: n } as JsonObject & { retry_count: number };
+    };
+    for (const [state, s] of Object.entries(asl.States)) {
+      if (s.Type !== "Task") continue;
+      if (s.Resource === Resources.lambdaInvoke)
+        handlers[state] = async (p) => ({ Payload: await dispatch(withRetryCount(state, p)), StatusCode: 200 });
+      else if (s.Resource === Resources.lambdaInvokeWaitForTaskToken)
+        handlers[state] = async (p) => {
+          const payload = withRetryCount(state, p);
+          await dispatch(payload);
+          return new Promise<JsonObject>((resolve, reject) => waiting.set(String(payload.task_token), { resolve, reject }));
+        };
+      else
+        handlers[state] = async (p) => {
+          // What the agent container does with its environment: run the step's activity for this run.
+          const env = Object.fromEntries(
+            (p as { Overrides: { ContainerOverrides: { Environment: { Name: string; Value: string }[] }[] } }).Overrides.ContainerOverrides[0]!.Environment.map((e) => [e.Name, e.Value]),
+          );
+          const key = `${env.ORCHESTRATOR_RUN_ID}/${env.ORCHESTRATOR_STEP}`;
+          const attempt = withRetryCount(state, { Payload: {} }).retry_count + 1;
+          await opts.activities.get(ActivityName.parse(env.ORCHESTRATOR_ACTIVITY))({
+            runId: env.ORCHESTRATOR_RUN_ID!,
+            stepId: env.ORCHESTRATOR_STEP!,
+            activity: ActivityName.parse(env.ORCHESTRATOR_ACTIVITY),
+            attempt,
+            attemptKey: `${key}/${attempt}`,
+            stepKey: key,
+            state: input,
+            signal: new AbortController().signal,
+          });
+          return { Tasks: [{ TaskArn: `arn:aws:ecs:eu-west-1:123456789012:task/agents/${attempt}`, LastStatus: "STOPPED" }] };
+        };
+    }
+    const machine = new StateMachine(asl as never, { validationOptions: { checkArn: true, checkPaths: true } });
+    const run = machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((k) => [k, 0])) },
+      context: { Execution: { Name: name, Input: input as never, StartTime: new Date().toISOString() }, State: { RetryCount: 0 }, Task: { Token: `token-${name}` } },
+      noThrowOnAbort: true,
+    });
+    const events: EventLog[] = [];
+    const result = (async () => {
+      const collect = (async () => {
+        for await (const e of run.eventLogs) events.push(e);
+      })();
+      try {
+        const out = await run.result;
+        return out === null ? "aborted" : "succeeded";
+      } catch {
+        return "failed";
+      } finally {
+        await collect.catch(() => undefined);
+      }
+    })() as Promise<"succeeded" | "failed" | "aborted">;
+    executions.set(name, { runId: name, result, events, abort: run.abort });
+  }
+
+  mock.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string; input: string }) => {
+    start(i.stateMachineArn, i.name, i.input);
+    return { executionArn: `${i.stateMachineArn.replace(":stateMachine:", ":execution:")}:${i.name}`, startDate: new Date() };
+  });
+  mock.on(SendTaskSuccessCommand).callsFake((i: { taskToken: string; output: string }) => {
+    const w = waiting.get(i.taskToken);
+    if (!w) throw Object.assign(new Error("no such task"), { name: "TaskDoesNotExist" });
+    waiting.delete(i.taskToken);
+    w.resolve(JSON.parse(i.output) as JsonObject);
+    return {};
+  });
+  mock.on(SendTaskFailureCommand).callsFake((i: { taskToken: string; error: string; cause: string }) => {
+    const w = waiting.get(i.taskToken);
+    if (!w) throw Object.assign(new Error("no such task"), { name: "TaskDoesNotExist" });
+    waiting.delete(i.taskToken);
+    w.reject(new ActivityError(i.error, i.cause));
+    return {};
+  });
+  mock.on(StopExecutionCommand).callsFake((i: { executionArn: string }) => {
+    executions.get(i.executionArn.split(":").at(-1)!)?.abort();
+    return { stopDate: new Date() };
+  });
+
+  return {
+    sfn,
+    mock,
+    execution: (runId: string) => executions.get(runId),
+    waitingFor: (runId: string) => waiting.has(`token-${runId}`),
+  };
+}

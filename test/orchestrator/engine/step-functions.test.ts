@@ -1,0 +1,223 @@
+// The Step Functions backend's AWS requests, checked for their exact shapes with aws-sdk-client-mock, and the activity Lambda.
+import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
+import { GetFunctionConfigurationCommand, LambdaClient, ResourceNotFoundException } from "@aws-sdk/client-lambda";
+import {
+  CreateStateMachineCommand,
+  ExecutionAlreadyExists,
+  ListStateMachinesCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+  TaskTimedOut,
+  UpdateStateMachineCommand,
+} from "@aws-sdk/client-sfn";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createDispatcher } from "../../../src/orchestrator/activities/dispatcher.js";
+import { compileToAsl } from "../../../src/orchestrator/engine/asl.js";
+import { RunNotFoundError, RunStateError } from "../../../src/orchestrator/engine/port.js";
+import { deployStateMachines, runIdForKey, StepFunctionsEngine } from "../../../src/orchestrator/engine/step-functions.js";
+import { RunId, type TransactionalLedger } from "../../../src/orchestrator/ledger/port.js";
+import { sqliteLedger } from "../../../src/orchestrator/ledger/sqlite.js";
+import { WorkflowCatalog, workflows } from "../../../src/orchestrator/workflows/index.js";
+import { handler, lambdaHandler } from "../../../src/lambda.js";
+import { openSqlite, type DatabaseSync } from "../../../src/store/sqlite.js";
+import { request } from "./harness.js";
+import { testTargets } from "./local-sfn.js";
+import { ScriptedActivities } from "./scripted.js";
+
+const naming = { region: "eu-west-1", accountId: "123456789012", prefix: "scintilla-" };
+const implArn = "arn:aws:states:eu-west-1:123456789012:stateMachine:scintilla-ImplementationRun";
+const sfnMock = mockClient(SFNClient);
+const ecsMock = mockClient(ECSClient);
+const lambdaMock = mockClient(LambdaClient);
+let db: DatabaseSync;
+let ledger: TransactionalLedger;
+let engine: StepFunctionsEngine;
+
+beforeEach(() => {
+  sfnMock.reset();
+  ecsMock.reset();
+  lambdaMock.reset();
+  db = openSqlite(":memory:", { synchronous: "NORMAL" });
+  ledger = sqliteLedger({ db });
+  engine = new StepFunctionsEngine({ sfn: new SFNClient({ region: "eu-west-1" }), ledger, naming, policyVersion: "policy@3" });
+});
+afterEach(() => db.close());
+
+/** Puts the run at its approval step the way the state machine does: the dispatcher Lambda gets the task token. */
+async function parkAtApproval(runId: string) {
+  const dispatch = createDispatcher({ activities: new ScriptedActivities().registry(), ledger });
+  const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as Record<string, unknown>;
+  await dispatch({ run_id: runId, step: "await_approvals", activity: "await_approvals", retry_count: 0, state, task_token: "AQCEAAAAKgAAAAMAAAAA-token" });
+}
+
+describe("StepFunctionsEngine", () => {
+  it("starts a Standard execution named by the run id, derived from the idempotency key", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: "arn:x", startDate: new Date() });
+    const req = request("impl_change");
+    const { runId, created } = await engine.start(req);
+    expect(RunId.safeParse(runId).success).toBe(true);
+    expect(runId).toBe(runIdForKey(req.idempotency_key));
+    expect(created).toBe(true);
+    const call = sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    expect(call).toEqual({ stateMachineArn: implArn, name: runId, input: expect.any(String) });
+    const input = JSON.parse(call.input!);
+    expect(input).toMatchObject({ run: { run_id: runId, run_type: "impl_change", repo: "acme/api", workflow: { name: "ImplementationRun", version: 1 } }, steps: {} });
+    const first = (await ledger.entries(runId))[0]!;
+    expect(first).toMatchObject({ type: "run_created", payload: { policy_version: "policy@3", repo_scope: "acme/api", workflow: { name: "ImplementationRun" } } });
+  });
+
+  it("a repeated start is the same run: same name, same input, no second ledger run", async () => {
+    sfnMock.on(StartExecutionCommand).resolvesOnce({ executionArn: "arn:x", startDate: new Date() }).rejects(new ExecutionAlreadyExists({ message: "exists", $metadata: {} }));
+    const req = request("spec_change");
+    const a = await engine.start(req);
+    const b = await engine.start(req);
+    expect(b).toEqual({ runId: a.runId, created: false });
+    const calls = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]).toEqual(calls[0]);
+    expect((await ledger.entries(a.runId)).filter((e) => e.type === "run_created")).toHaveLength(1);
+  });
+
+  it("an approval sends SendTaskSuccess with the stored token; a rejection SendTaskFailure", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    sfnMock.on(SendTaskSuccessCommand).resolves({});
+    sfnMock.on(SendTaskFailureCommand).resolves({});
+    const a = await engine.start(request("impl_change"));
+    await parkAtApproval(a.runId);
+    expect(await engine.status(a.runId)).toBe("awaiting_human");
+    await engine.decide(a.runId, { decision: "changes_requested", by: "bob", via: "review" });
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    await engine.decide(a.runId, { decision: "approved", by: "alice", via: "review" });
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input).toEqual({
+      taskToken: "AQCEAAAAKgAAAAMAAAAA-token",
+      output: JSON.stringify({ decision: "approved", by: "alice", via: "review" }),
+    });
+    expect(await engine.status(a.runId)).toBe("running");
+    await expect(engine.decide(a.runId, { decision: "approved", by: "alice", via: "review" })).rejects.toThrow(RunStateError);
+
+    sfnMock.resetHistory();
+    const b = await engine.start(request("impl_change"));
+    await parkAtApproval(b.runId);
+    await engine.decide(b.runId, { decision: "rejected", by: "carol", via: "slash_command", reason: "too risky" });
+    expect(sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toEqual({
+      taskToken: "AQCEAAAAKgAAAAMAAAAA-token",
+      error: "Approval.Rejected",
+      cause: "rejected by carol via slash_command: too risky",
+    });
+  });
+
+  it("a decision after the approval timed out is refused with a reason", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    sfnMock.on(SendTaskSuccessCommand).rejects(new TaskTimedOut({ message: "timed out", $metadata: {} }));
+    const { runId } = await engine.start(request("release_prep"));
+    await parkAtApproval(runId);
+    await expect(engine.decide(runId, { decision: "approved", by: "a", via: "api" })).rejects.toThrow(/no longer waits \(TaskTimedOut\)/);
+    await expect(engine.decide("run_01JF3Q0Z8X9K2M4N6P8R0T2V4W", { decision: "approved", by: "a", via: "api" })).rejects.toThrow(RunNotFoundError);
+  });
+
+  it("cancel stops the execution by its ARN and records the cancellation", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    sfnMock.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+    const { runId } = await engine.start(request("impl_change"));
+    await engine.cancel(runId, { by: "dave", reason: "duplicate" });
+    expect(sfnMock.commandCalls(StopExecutionCommand)[0]!.args[0].input).toEqual({
+      executionArn: `arn:aws:states:eu-west-1:123456789012:execution:scintilla-ImplementationRun:${runId}`,
+      error: "Run.Cancelled",
+      cause: "cancelled by dave: duplicate",
+    });
+    expect(await engine.status(runId)).toBe("cancelled");
+    await expect(engine.cancel(runId, { by: "dave" })).rejects.toThrow(/already ended/);
+  });
+});
+
+describe("deployStateMachines", () => {
+  const activeTaskDef = { taskDefinition: { status: "ACTIVE" as const, containerDefinitions: [{ name: "agent" }], requiresCompatibilities: ["FARGATE" as const] } };
+  const deploy = (dryRun: boolean) =>
+    deployStateMachines({
+      sfn: new SFNClient({ region: "eu-west-1" }),
+      naming,
+      roleArn: "arn:aws:iam::123456789012:role/orchestrator-sfn",
+      targets: testTargets,
+      definitions: workflows,
+      dryRun,
+      preflight: { ecs: new ECSClient({ region: "eu-west-1" }), lambda: new LambdaClient({ region: "eu-west-1" }) },
+    });
+
+  it("checks the targets, updates the machines that exist and creates the others as Standard", async () => {
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves(activeTaskDef);
+    lambdaMock.on(GetFunctionConfigurationCommand).resolves({ FunctionName: "orchestrator-activities" });
+    sfnMock.on(ListStateMachinesCommand).resolves({ stateMachines: [{ name: "scintilla-ImplementationRun", stateMachineArn: implArn, type: "STANDARD", creationDate: new Date() }] });
+    sfnMock.on(CreateStateMachineCommand).resolves({});
+    sfnMock.on(UpdateStateMachineCommand).resolves({});
+    const actions = await deploy(false);
+    expect(ecsMock.commandCalls(DescribeTaskDefinitionCommand)[0]!.args[0].input).toEqual({ taskDefinition: testTargets.ecs.taskDefinitionArn });
+    expect(lambdaMock.commandCalls(GetFunctionConfigurationCommand)[0]!.args[0].input).toEqual({ FunctionName: testTargets.activityLambdaArn });
+    expect(actions.map((a) => a.action)).toEqual(["create", "update", "create", "create", "create"]);
+    const update = sfnMock.commandCalls(UpdateStateMachineCommand)[0]!.args[0].input;
+    expect(update).toEqual({
+      stateMachineArn: implArn,
+      definition: JSON.stringify(compileToAsl(workflows[1]!, testTargets)),
+      roleArn: "arn:aws:iam::123456789012:role/orchestrator-sfn",
+      publish: true,
+      versionDescription: "ImplementationRun v1",
+    });
+    const creates = sfnMock.commandCalls(CreateStateMachineCommand).map((c) => c.args[0].input);
+    expect(creates.map((c) => c.name)).toEqual(["scintilla-SpecChangeRun", "scintilla-ConformanceUpdateRun", "scintilla-ReleasePrepRun", "scintilla-WatcherInvestigationRun"]);
+    expect(creates[0]).toEqual({
+      name: "scintilla-SpecChangeRun",
+      definition: JSON.stringify(compileToAsl(workflows[0]!, testTargets)),
+      roleArn: "arn:aws:iam::123456789012:role/orchestrator-sfn",
+      type: "STANDARD",
+      publish: true,
+      versionDescription: "SpecChangeRun v1",
+      tags: [{ key: "orchestrator:workflow-version", value: "1" }],
+    });
+  });
+
+  it("a dry run reads but creates and updates nothing", async () => {
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves(activeTaskDef);
+    lambdaMock.on(GetFunctionConfigurationCommand).resolves({});
+    sfnMock.on(ListStateMachinesCommand).resolves({ stateMachines: [] });
+    const actions = await deploy(true);
+    expect(actions).toHaveLength(5);
+    expect(sfnMock.commandCalls(CreateStateMachineCommand)).toHaveLength(0);
+    expect(sfnMock.commandCalls(UpdateStateMachineCommand)).toHaveLength(0);
+  });
+
+  it("refuses to deploy against a missing Lambda or an inactive task definition", async () => {
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves(activeTaskDef);
+    lambdaMock.on(GetFunctionConfigurationCommand).rejects(new ResourceNotFoundException({ message: "Function not found", $metadata: {} }));
+    await expect(deploy(false)).rejects.toThrow(/ACTIVITY_LAMBDA_ARN .*Function not found; deploy the activity Lambda/);
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { ...activeTaskDef.taskDefinition, status: "INACTIVE" } });
+    await expect(deploy(false)).rejects.toThrow(/is INACTIVE; pin an ACTIVE revision/);
+    expect(sfnMock.commandCalls(CreateStateMachineCommand)).toHaveLength(0);
+  });
+});
+
+describe("activity Lambda", () => {
+  it("runs the activity named by the compiled payload, records the step, and fails under the activity's error name", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    const acts = new ScriptedActivities({ gate: { verify: [{ fail: "Gate.Failed" }] } });
+    const invoke = lambdaHandler(async () => createDispatcher({ activities: acts.registry(), ledger, catalog: new WorkflowCatalog() }));
+    const { runId } = await engine.start(request("impl_change", "gate"));
+    const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as Record<string, unknown>;
+    const event = { run_id: runId, step: "publish", activity: "publish", retry_count: 0, state };
+    expect(await invoke(event, { getRemainingTimeInMillis: () => 60_000 })).toEqual({ done: "publish" });
+    // Lambda delivering the same event twice records the step once.
+    await invoke(event);
+    const err = await invoke({ ...event, step: "verify", activity: "verify" }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: "Gate.Failed", message: "scripted failure of verify" });
+    const types = (await ledger.entries(runId)).map((e) => `${e.type}:${String(e.payload.step ?? e.payload.to ?? "")}`);
+    expect(types).toEqual(["run_created:", "status_changed:running", "step_started:publish", "step_finished:publish", "step_started:verify", "step_failed:verify"]);
+    expect(await invoke({ run_id: runId, step: "merge" }).catch((e: Error) => e.name)).toBe("Dispatch.BadEvent");
+    expect(await invoke({ ...event, step: "deploy" }).catch((e: Error) => e.message)).toMatch(/ImplementationRun has no step deploy/);
+  });
+
+  it("the deployed entry point refuses to run without the shared DynamoDB ledger", async () => {
+    await expect(handler({})).rejects.toThrow(/set LEDGER_BACKEND=dynamodb/);
+  });
+});

@@ -1,0 +1,117 @@
+// The ASL compiler: every machine is valid ASL, runs in aws-local-stepfunctions, and maps steps to the right integrations.
+import aslValidator from "asl-validator";
+import { StateMachine } from "aws-local-stepfunctions";
+import { describe, expect, it } from "vitest";
+import { compileToAsl, placeholderTargets, Resources, stopChoiceName, type AslState } from "../../../src/orchestrator/engine/asl.js";
+import { activityKinds, defineWorkflow } from "../../../src/orchestrator/workflows/schema.js";
+import { workflows } from "../../../src/orchestrator/workflows/index.js";
+import { testTargets } from "../engine/local-sfn.js";
+
+describe("ASL compiler", () => {
+  for (const def of workflows) {
+    for (const [label, targets] of [["configured targets", testTargets], ["placeholder targets", placeholderTargets]] as const) {
+      it(`${def.name} with ${label} passes asl-validator and loads in aws-local-stepfunctions`, () => {
+        const asl = compileToAsl(def, targets);
+        const { isValid, errorsText } = aslValidator(asl as never);
+        expect(isValid, errorsText("\n")).toBe(true);
+        expect(() => new StateMachine(asl as never, { validationOptions: { checkArn: true, checkPaths: true } })).not.toThrow();
+      });
+    }
+
+    it(`${def.name}: one Task per step with explicit TimeoutSeconds, Retry and Catch from the definition`, () => {
+      const asl = compileToAsl(def, testTargets);
+      expect(JSON.stringify(asl)).not.toMatch(/JSONata|QueryLanguage|\{%/);
+      expect(asl.StartAt).toBe(def.steps[0]!.id);
+      for (const step of [...def.steps, def.on_failure]) {
+        const s = asl.States[step.id]!;
+        expect(s.Type).toBe("Task");
+        expect(s.TimeoutSeconds).toBe(step.timeout_seconds);
+        if (step.retry && step.retry.max_attempts > 1)
+          expect(s.Retry).toEqual([
+            {
+              ErrorEquals: step.retry.retryable_errors,
+              IntervalSeconds: step.retry.backoff.initial_seconds,
+              BackoffRate: step.retry.backoff.rate,
+              MaxAttempts: step.retry.max_attempts - 1,
+              MaxDelaySeconds: step.retry.backoff.max_seconds,
+              JitterStrategy: "NONE",
+            },
+          ]);
+        const kind = activityKinds[step.activity];
+        expect(s.Resource).toBe(kind === "agent" ? Resources.ecsRunTaskSync : kind === "approval" ? Resources.lambdaInvokeWaitForTaskToken : Resources.lambdaInvoke);
+      }
+      for (const step of def.steps) expect((asl.States[step.id] as AslState).Catch).toEqual([{ ErrorEquals: step.catch, ResultPath: "$.error", Next: def.on_failure.id }]);
+      expect(asl.States[def.on_failure.id]!.Next).toBe("Failed");
+      expect(asl.States.Failed).toMatchObject({ Type: "Fail", Error: "Run.Failed" });
+      expect(asl.States.Succeeded).toEqual({ Type: "Succeed" });
+    });
+  }
+
+  it("an agent step runs the pinned task definition on Fargate with the run-scoped task input location", () => {
+    const asl = compileToAsl(workflows[1]!, testTargets);
+    expect(asl.States.build).toMatchObject({
+      Resource: "arn:aws:states:::ecs:runTask.sync",
+      ResultPath: null,
+      Parameters: {
+        LaunchType: "FARGATE",
+        Cluster: testTargets.ecs.clusterArn,
+        TaskDefinition: "arn:aws:ecs:eu-west-1:123456789012:task-definition/agent:7",
+        NetworkConfiguration: { AwsvpcConfiguration: { Subnets: ["subnet-0a1b2c3d"], SecurityGroups: ["sg-0a1b2c3d"], AssignPublicIp: "DISABLED" } },
+        Overrides: {
+          ContainerOverrides: [
+            {
+              Name: "agent",
+              Environment: [
+                { Name: "ORCHESTRATOR_RUN_ID", "Value.$": "$$.Execution.Name" },
+                { Name: "ORCHESTRATOR_STEP", Value: "build" },
+                { Name: "ORCHESTRATOR_ACTIVITY", Value: "build" },
+                { Name: "ORCHESTRATOR_TASK_INPUT", "Value.$": "States.Format('s3://orchestrator-runs/tasks/runs/{}/steps/build/input.json', $$.Execution.Name)" },
+              ],
+            },
+          ],
+        },
+      },
+    });
+  });
+
+  it("approvals hand the task token to the dispatcher Lambda; other activities invoke it plainly", () => {
+    const asl = compileToAsl(workflows[0]!, testTargets);
+    expect(asl.States.await_approvals).toMatchObject({
+      Resource: "arn:aws:states:::lambda:invoke.waitForTaskToken",
+      Parameters: { FunctionName: testTargets.activityLambdaArn, Payload: { "task_token.$": "$$.Task.Token", "run_id.$": "$$.Execution.Name", step: "await_approvals" } },
+      ResultPath: "$.steps.await_approvals",
+    });
+    expect(asl.States.publish).toMatchObject({
+      Resource: "arn:aws:states:::lambda:invoke",
+      Parameters: { FunctionName: testTargets.activityLambdaArn, Payload: { "retry_count.$": "$$.State.RetryCount", activity: "publish", "state.$": "$" } },
+      ResultSelector: { "output.$": "$.Payload" },
+    });
+  });
+
+  it("stop_after is a Choice that skips to the report", () => {
+    const asl = compileToAsl(workflows[1]!, testTargets);
+    expect(asl.States.plan!.Next).toBe(stopChoiceName("plan"));
+    expect(asl.States[stopChoiceName("plan")]).toEqual({
+      Type: "Choice",
+      Choices: [{ Variable: "$.run.stop_after", StringEquals: "plan", Next: "report" }],
+      Default: "build",
+    });
+    expect(asl.States.publish!.Next).toBe("await_approvals");
+  });
+
+  it("a single-attempt retry policy compiles to no Retry (ASL MaxAttempts 0 would mean never)", () => {
+    const def = defineWorkflow({
+      name: "OneShotRun",
+      run_type: "impl_change",
+      version: 1,
+      description: "x",
+      steps: [{ id: "verify", activity: "verify", timeout_seconds: 5, retry: { max_attempts: 1, backoff: { initial_seconds: 1, rate: 1, max_seconds: 1 }, retryable_errors: ["X.Y"] } }],
+      on_failure: { id: "report_failure", activity: "report", timeout_seconds: 5 },
+    });
+    expect(compileToAsl(def).States.verify!.Retry).toBeUndefined();
+  });
+
+  it("refuses a task input prefix that would break States.Format", () => {
+    expect(() => compileToAsl(workflows[1]!, { ...testTargets, taskInputPrefix: "s3://bucket/it's" })).toThrow(/must not contain/);
+  });
+});
