@@ -1,0 +1,280 @@
+// GitLab webhooks → events, one rule per X-Gitlab-Event, written to GitLab's documented "Webhook events" payloads.
+import { z } from "zod";
+import { changedPaths } from "./github.js";
+import type { DeliveryMeta, EventActor, EventKind, EventRepo, NormalizeResult } from "./schema.js";
+import { hostOf, id, normalizeWith, optStr, rule, str, subject, type EventDraft, type Rule } from "./table.js";
+
+const User = z.object({ id: id.nullish(), username: str, name: optStr });
+const Project = z.object({ id: id, web_url: str, path_with_namespace: str, default_branch: optStr });
+const Label = z.object({ title: str });
+const Labels = z.array(Label).nullish().transform((ls) => (ls ?? []).map((l) => l.title));
+const LabelChange = z.object({ labels: z.object({ previous: Labels, current: Labels }).nullish() }).nullish();
+const ZERO_SHA = /^0+$/;
+
+/** Project and group access tokens act through bot users named like project_42_bot_3f2a… (GitLab docs: "bot users"). */
+const botUsername = /^(project|group)_\d+_bot(_[0-9a-f]+)?$/i;
+
+function repoOf(project: z.output<typeof Project>): EventRepo {
+  return {
+    forge: "gitlab",
+    host: hostOf(project.web_url) ?? "gitlab.com",
+    full_path: project.path_with_namespace,
+    default_branch: project.default_branch,
+    id: project.id,
+    installation_id: null,
+  };
+}
+
+function actorOf(u: { id?: string | null; username: string; name?: string | null }): EventActor {
+  return { login: u.username, id: u.id ?? null, name: u.name ?? null, is_bot: botUsername.test(u.username), permission: null };
+}
+
+const MergeRequest = z.object({
+  iid: z.number().int(),
+  title: str,
+  url: optStr,
+  state: optStr,
+  description: optStr,
+  source_branch: str,
+  target_branch: str,
+  source_project_id: id.nullish(),
+  target_project_id: id.nullish(),
+  last_commit: z.object({ id: str }).nullish(),
+  labels: Labels,
+});
+
+function mrSubject(mr: z.output<typeof MergeRequest>, labels?: string[]) {
+  return subject({
+    type: "merge_request",
+    number: mr.iid,
+    title: mr.title,
+    url: mr.url,
+    state: mr.state,
+    head_sha: mr.last_commit?.id ?? null,
+    head_ref: mr.source_branch,
+    base_ref: mr.target_branch,
+    is_fork: mr.source_project_id != null && mr.target_project_id != null ? mr.source_project_id !== mr.target_project_id : null,
+    labels: labels ?? mr.labels,
+  });
+}
+
+/** The first label in `current` that was not in `previous`: what an "update" that only labelled added. */
+function addedLabel(changes: z.output<typeof LabelChange>): string | null {
+  const c = changes?.labels;
+  if (!c) return null;
+  return c.current.find((l) => !c.previous.includes(l)) ?? null;
+}
+
+const notActedOn = (what: string) => `GitLab ${what} is not an event the orchestrator acts on`;
+
+const mrKinds: Record<string, EventKind> = { open: "pr_opened", reopen: "pr_reopened", close: "pr_closed", merge: "pr_closed" };
+const issueKinds: Record<string, EventKind> = { open: "issue_opened", reopen: "issue_reopened", close: "issue_closed" };
+const finished = new Set(["success", "failed", "canceled", "skipped"]);
+
+const mergeRequestHook = rule(
+  z.object({
+    object_kind: z.literal("merge_request"),
+    user: User,
+    project: Project,
+    object_attributes: MergeRequest.extend({ action: optStr, oldrev: optStr }),
+    labels: Labels,
+    changes: LabelChange,
+  }),
+  (p): EventDraft | string => {
+    const a = p.object_attributes;
+    const action = a.action ?? "update";
+    let kind = mrKinds[action];
+    const label = action === "update" ? addedLabel(p.changes) : null;
+    // An update carrying oldrev means new commits were pushed to the source branch (GitLab docs).
+    if (!kind && action === "update" && a.oldrev) kind = "pr_synchronized";
+    if (!kind && label) kind = "pr_labeled";
+    if (!kind) return notActedOn(`Merge Request Hook action "${action}"`);
+    return {
+      kind,
+      vendor_event: `merge_request.${action}`,
+      repo: repoOf(p.project),
+      actor: actorOf(p.user),
+      subject: mrSubject(a, p.labels.length > 0 ? p.labels : a.labels),
+      label: kind === "pr_labeled" ? label : null,
+      text: a.description,
+    };
+  },
+);
+
+const issueHook = rule(
+  z.object({
+    object_kind: z.enum(["issue", "work_item"]),
+    user: User,
+    project: Project,
+    object_attributes: z.object({ iid: z.number().int(), title: str, url: optStr, state: optStr, action: optStr, description: optStr }),
+    labels: Labels,
+    changes: LabelChange,
+  }),
+  (p) => {
+    const a = p.object_attributes;
+    const action = a.action ?? "update";
+    const label = action === "update" ? addedLabel(p.changes) : null;
+    const kind = issueKinds[action] ?? (label ? "issue_labeled" : undefined);
+    if (!kind) return notActedOn(`Issue Hook action "${action}"`);
+    return {
+      kind,
+      vendor_event: `issue.${action}`,
+      repo: repoOf(p.project),
+      actor: actorOf(p.user),
+      subject: subject({ type: "issue", number: a.iid, title: a.title, url: a.url, state: a.state, labels: p.labels }),
+      label,
+      text: a.description,
+    };
+  },
+);
+
+const noteHook = rule(
+  z.object({
+    object_kind: z.literal("note"),
+    user: User,
+    project: Project,
+    object_attributes: z.object({
+      id: id,
+      note: str,
+      noteable_type: str,
+      url: optStr,
+      action: optStr,
+      system: z.boolean().nullish(),
+      commit_id: optStr,
+    }),
+    merge_request: MergeRequest.nullish(),
+    issue: z.object({ iid: z.number().int(), title: str, url: optStr, state: optStr, labels: Labels }).nullish(),
+    commit: z.object({ id: str, url: optStr, title: optStr }).nullish(),
+    snippet: z.object({ id: id, title: optStr }).nullish(),
+  }),
+  (p) => {
+    const a = p.object_attributes;
+    if (a.system) return "GitLab system note (written by GitLab itself, not a person)";
+    if (a.action && a.action !== "create") return notActedOn(`Note Hook action "${a.action}"`);
+    let subj;
+    switch (a.noteable_type) {
+      case "MergeRequest":
+        if (!p.merge_request) return `GitLab note on a merge request without its merge_request object; cannot tell which one`;
+        subj = mrSubject(p.merge_request);
+        break;
+      case "Issue":
+        if (!p.issue) return `GitLab note on an issue without its issue object; cannot tell which one`;
+        subj = subject({ type: "issue", number: p.issue.iid, title: p.issue.title, url: p.issue.url, state: p.issue.state, labels: p.issue.labels });
+        break;
+      case "Commit":
+        subj = subject({ type: "commit", head_sha: p.commit?.id ?? a.commit_id, title: p.commit?.title ?? null, url: p.commit?.url ?? null });
+        break;
+      case "Snippet":
+        subj = subject({ type: "snippet", title: p.snippet?.title ?? null, key: p.snippet ? String(p.snippet.id) : null });
+        break;
+      default:
+        return notActedOn(`note on a ${a.noteable_type}`);
+    }
+    return {
+      kind: "comment_created",
+      vendor_event: `note.${a.noteable_type}`,
+      repo: repoOf(p.project),
+      actor: actorOf(p.user),
+      subject: subj,
+      comment: { id: a.id, url: a.url },
+      text: a.note,
+    };
+  },
+);
+
+const pipelineHook = rule(
+  z.object({
+    object_kind: z.literal("pipeline"),
+    user: User.nullish(),
+    project: Project,
+    object_attributes: z.object({ id: id, ref: optStr, tag: z.boolean().nullish(), sha: str, status: str, url: optStr, name: optStr }),
+    merge_request: z
+      .object({ iid: z.number().int(), title: optStr, url: optStr, source_branch: optStr, target_branch: optStr, source_project_id: id.nullish(), target_project_id: id.nullish() })
+      .nullish(),
+  }),
+  (p) => {
+    const a = p.object_attributes;
+    if (!finished.has(a.status)) return `GitLab pipeline ${a.id} is ${a.status}, not finished`;
+    const mr = p.merge_request;
+    return {
+      kind: "pipeline_completed",
+      vendor_event: `pipeline.${a.status}`,
+      repo: repoOf(p.project),
+      actor: p.user ? actorOf(p.user) : { login: "gitlab", id: null, name: null, is_bot: true, permission: null },
+      subject: mr
+        ? subject({
+            type: "merge_request",
+            number: mr.iid,
+            title: mr.title,
+            url: mr.url,
+            head_sha: a.sha,
+            head_ref: mr.source_branch,
+            base_ref: mr.target_branch,
+            is_fork: mr.source_project_id != null && mr.target_project_id != null ? mr.source_project_id !== mr.target_project_id : null,
+          })
+        : subject({ type: "commit", head_sha: a.sha, head_ref: a.ref }),
+      ci: {
+        name: a.name,
+        status: a.status,
+        conclusion: a.status,
+        url: a.url ?? `${p.project.web_url}/-/pipelines/${a.id}`,
+      },
+    };
+  },
+);
+
+const pushPayload = z.object({
+  object_kind: z.enum(["push", "tag_push"]),
+  ref: str,
+  before: optStr,
+  after: str,
+  checkout_sha: optStr,
+  user_id: id.nullish(),
+  user_name: optStr,
+  user_username: str,
+  project: Project,
+  commits: z.array(z.object({ added: z.array(str).nullish(), removed: z.array(str).nullish(), modified: z.array(str).nullish() })).nullish(),
+});
+
+const pushHook = rule(pushPayload, (p) => {
+  if (ZERO_SHA.test(p.after)) return `GitLab push deleted ${p.ref}; nothing to act on`;
+  const isTag = p.object_kind === "tag_push" || p.ref.startsWith("refs/tags/");
+  const name = p.ref.replace(/^refs\/(heads|tags)\//, "");
+  return {
+    kind: isTag ? "tag_push" : "push",
+    vendor_event: p.object_kind,
+    repo: repoOf(p.project),
+    actor: actorOf({ id: p.user_id ?? null, username: p.user_username, name: p.user_name }),
+    subject: subject({ type: isTag ? "tag" : "branch", title: name, head_sha: p.checkout_sha ?? p.after, head_ref: name }),
+    changed_paths: changedPaths(p.commits ?? []),
+  };
+});
+
+const table: Record<string, Rule> = {
+  "Merge Request Hook": mergeRequestHook,
+  "Issue Hook": issueHook,
+  "Confidential Issue Hook": issueHook,
+  "Note Hook": noteHook,
+  "Confidential Note Hook": noteHook,
+  "Pipeline Hook": pipelineHook,
+  "Push Hook": pushHook,
+  "Tag Push Hook": pushHook,
+};
+
+/** A system hook names every event "System Hook"; its object_kind says which project event it is. */
+const systemHookKinds: Record<string, string> = {
+  merge_request: "Merge Request Hook",
+  push: "Push Hook",
+  tag_push: "Tag Push Hook",
+};
+
+export function normalizeGitlab(name: string, payload: unknown, meta: DeliveryMeta): NormalizeResult {
+  let event = name;
+  if (name === "System Hook") {
+    const kind = (payload as { object_kind?: unknown } | null)?.object_kind;
+    const mapped = typeof kind === "string" && Object.hasOwn(systemHookKinds, kind) ? systemHookKinds[kind] : undefined;
+    if (!mapped) return { status: "ignored", reason: `GitLab System Hook "${String(kind)}" is not an event the orchestrator acts on` };
+    event = mapped;
+  }
+  return normalizeWith(table, "gitlab", event, payload, meta);
+}

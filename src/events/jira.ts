@@ -1,0 +1,115 @@
+// Jira Cloud webhooks → events, one rule per webhookEvent, written to Atlassian's documented webhook payloads.
+import { z } from "zod";
+import type { DeliveryMeta, EventActor, NormalizeResult } from "./schema.js";
+import { hostOf, normalizeWith, optStr, rule, str, subject, type EventDraft, type Rule } from "./table.js";
+
+const User = z.object({ accountId: optStr, name: optStr, key: optStr, displayName: optStr, accountType: optStr });
+const Issue = z.object({
+  key: str,
+  self: optStr,
+  fields: z
+    .object({
+      summary: optStr,
+      project: z.object({ key: str }).nullish(),
+      status: z.object({ name: str }).nullish(),
+      labels: z.array(str).nullish(),
+      description: z.unknown().optional(),
+    })
+    .nullish(),
+});
+
+/** Jira Cloud users carry accountId; Server/Data Center and 2019-era Cloud payloads also carry name/key. */
+function actorOf(u: z.output<typeof User> | null | undefined): EventActor | string {
+  const login = u?.accountId ?? u?.name ?? u?.key;
+  if (!u || !login) return "Jira delivery names no user (accountId, name or key); cannot tell who acted";
+  return { login, id: u.accountId, name: u.displayName, is_bot: u.accountType === "app", permission: null };
+}
+
+function issueParts(issue: z.output<typeof Issue>) {
+  const host = hostOf(issue.self);
+  const projectKey = issue.fields?.project?.key ?? issue.key.split("-")[0] ?? issue.key;
+  return {
+    tracker: { host: host ?? "unknown", project_key: projectKey },
+    subject: subject({
+      type: "jira_issue",
+      key: issue.key,
+      title: issue.fields?.summary ?? null,
+      url: host ? `https://${host}/browse/${issue.key}` : null,
+      state: issue.fields?.status?.name ?? null,
+      labels: issue.fields?.labels ?? [],
+    }),
+  };
+}
+
+/** Plain text of a body that is either wiki markup (a string) or an Atlassian Document Format tree. */
+export function bodyText(body: unknown): string | null {
+  if (body == null) return null;
+  if (typeof body === "string") return body;
+  const out: string[] = [];
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > 64 || node === null || typeof node !== "object") return;
+    const n = node as { type?: unknown; text?: unknown; content?: unknown };
+    if (typeof n.text === "string") out.push(n.text);
+    if (n.type === "hardBreak") out.push("\n");
+    if (Array.isArray(n.content)) for (const c of n.content) walk(c, depth + 1);
+    if (n.type === "paragraph" || n.type === "heading" || n.type === "codeBlock") out.push("\n");
+  };
+  walk(body, 0);
+  return out.join("").replace(/\n+$/, "");
+}
+
+const table: Record<string, Rule> = {
+  "jira:issue_updated": rule(
+    z.object({
+      user: User.nullish(),
+      issue: Issue,
+      changelog: z
+        .object({ id: z.union([z.string(), z.number()]).transform(String).nullish(), items: z.array(z.object({ field: optStr, fieldId: optStr, fromString: optStr, toString: optStr })) })
+        .nullish(),
+    }),
+    (p): EventDraft | string => {
+      const change = p.changelog?.items.find((i) => i.fieldId === "status" || i.field?.toLowerCase() === "status");
+      if (!change) return "Jira issue update changed no status; only status transitions start runs";
+      if (!change.toString) return "Jira status change without a target status (changelog toString is empty)";
+      const actor = actorOf(p.user);
+      if (typeof actor === "string") return actor;
+      return {
+        kind: "status_transitioned",
+        vendor_event: "jira:issue_updated",
+        actor,
+        ...issueParts(p.issue),
+        transition: { id: p.changelog?.id ?? null, from: change.fromString, to: change.toString },
+      };
+    },
+  ),
+  "jira:issue_created": rule(z.object({ user: User.nullish(), issue: Issue }), (p) => {
+    const actor = actorOf(p.user);
+    if (typeof actor === "string") return actor;
+    return {
+      kind: "issue_opened",
+      vendor_event: "jira:issue_created",
+      actor,
+      ...issueParts(p.issue),
+      text: bodyText(p.issue.fields?.description),
+    };
+  }),
+  comment_created: rule(
+    z.object({ comment: z.object({ id: z.union([z.string(), z.number()]).transform(String), self: optStr, author: User.nullish(), body: z.unknown() }), issue: Issue }),
+    (p) => {
+      const actor = actorOf(p.comment.author);
+      if (typeof actor === "string") return actor;
+      return {
+        kind: "comment_created",
+        vendor_event: "comment_created",
+        actor,
+        ...issueParts(p.issue),
+        comment: { id: p.comment.id, url: p.comment.self },
+        text: bodyText(p.comment.body),
+      };
+    },
+  ),
+};
+
+export function normalizeJira(name: string, payload: unknown, meta: DeliveryMeta): NormalizeResult {
+  return normalizeWith(table, "jira", name, payload, meta);
+}

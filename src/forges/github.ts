@@ -1,0 +1,71 @@
+// GitHub adapter for the intake ports, over the App's Probot Octokit (installation tokens, retries, throttling).
+import type { Probot, ProbotOctokit } from "probot";
+import type { EventRepo, Permission } from "../events/schema.js";
+import type { ForgeIntakePorts } from "../orchestrator/forge-ports.js";
+
+type Octokit = ProbotOctokit;
+
+function ownerRepo(fullPath: string): { owner: string; repo: string } {
+  const [owner, repo] = fullPath.split("/");
+  if (!owner || !repo) throw new Error(`"${fullPath}" is not a GitHub owner/repo`);
+  return { owner, repo };
+}
+
+function status(err: unknown): number | undefined {
+  return typeof err === "object" && err !== null && "status" in err ? Number((err as { status: unknown }).status) : undefined;
+}
+
+export function githubIntakePorts(probot: Probot): ForgeIntakePorts {
+  /** An installation client; a repo known only by name (a Jira mapping) is looked up through the App. */
+  async function client(repo: EventRepo): Promise<Octokit> {
+    if (repo.installation_id) return (await probot.auth(repo.installation_id)) as Octokit;
+    const app = (await probot.auth()) as Octokit;
+    const { data } = await app.rest.apps.getRepoInstallation(ownerRepo(repo.full_path));
+    return (await probot.auth(data.id)) as Octokit;
+  }
+
+  return {
+    async readDefaultBranchFile(repo, fullPath, file) {
+      const octokit = await client(repo);
+      try {
+        // No ref: GitHub then reads the repository's default branch, whatever the event's branch is.
+        const { data } = await octokit.rest.repos.getContent({ ...ownerRepo(fullPath), path: file, mediaType: { format: "raw" } });
+        return typeof data === "string" ? data : Buffer.from(data as unknown as ArrayBuffer).toString("utf8");
+      } catch (err) {
+        if (status(err) === 404) return null;
+        throw err;
+      }
+    },
+
+    async permission(repo, login): Promise<Permission> {
+      const octokit = await client(repo);
+      try {
+        const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ ...ownerRepo(repo.full_path), username: login });
+        // `permission` folds maintain into write and triage into read; role_name keeps them apart.
+        const role = (data as { role_name?: string }).role_name;
+        if (role === "maintain" || role === "triage") return role;
+        return (["admin", "write", "read"] as const).find((p) => p === data.permission) ?? "none";
+      } catch (err) {
+        if (status(err) === 404) return "none";
+        throw err;
+      }
+    },
+
+    async changedFiles(repo, number) {
+      const octokit = await client(repo);
+      const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...ownerRepo(repo.full_path), pull_number: number, per_page: 100 });
+      return files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
+    },
+
+    async postComment(repo, subject, body) {
+      const octokit = await client(repo);
+      if (subject.number !== null) {
+        await octokit.rest.issues.createComment({ ...ownerRepo(repo.full_path), issue_number: subject.number, body });
+      } else if (subject.type === "commit" && subject.head_sha) {
+        await octokit.rest.repos.createCommitComment({ ...ownerRepo(repo.full_path), commit_sha: subject.head_sha, body });
+      } else {
+        throw new Error(`cannot comment on a ${subject.type} without a number or commit`);
+      }
+    },
+  };
+}

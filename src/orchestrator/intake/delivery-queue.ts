@@ -1,0 +1,275 @@
+// Durable delivery log and work queue in SQLite: dedupe by (source, delivery id), group commit, leased claims, retries.
+import { open, type FileHandle } from "node:fs/promises";
+import { Event } from "../../events/schema.js";
+import { inTransaction, type DatabaseSync } from "../../store/sqlite.js";
+
+/** A delivery as recorded before the 202: its normalised event, or why it is ignored. */
+export interface DeliveryRecord {
+  readonly source: string;
+  readonly deliveryId: string;
+  readonly eventName: string;
+  readonly receivedAt: Date;
+  readonly rawSha256: string;
+  readonly event: Event | null;
+  readonly ignoredReason: string | null;
+}
+
+export type RecordResult = "queued" | "ignored" | "duplicate";
+
+export interface ClaimedDelivery {
+  readonly source: string;
+  readonly deliveryId: string;
+  readonly attempts: number;
+  readonly event: Event;
+}
+
+export interface QueueOptions {
+  /** Attempts before a delivery is parked as failed. */
+  readonly maxAttempts: number;
+  /** How long a claim holds; a crashed worker's claim lapses after this and another takes it. */
+  readonly leaseMs: number;
+  /** First retry delay; doubles per attempt. */
+  readonly backoffMs: number;
+}
+
+export interface DeliveryRow {
+  source: string;
+  delivery_id: string;
+  event_name: string;
+  status: "queued" | "ignored" | "done" | "failed";
+  attempts: number;
+  outcome: string | null;
+  last_error: string | null;
+}
+
+/** A write waiting for the next group commit. */
+interface PendingWrite {
+  readonly run: () => unknown;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: unknown) => void;
+  readonly queues: boolean;
+}
+
+export class DeliveryQueue {
+  private pending: PendingWrite[] = [];
+  private readonly listeners: (() => void)[] = [];
+  private readonly insert;
+  private readonly claimStmt;
+  private readonly doneStmt;
+  private readonly retryStmt;
+  private readonly failStmt;
+  /** The WAL file to fsync after each commit, when the store runs with synchronous=FULL on a file. */
+  private readonly walFile: string | undefined;
+  private wal: Promise<FileHandle> | undefined;
+  private syncing: Promise<void> | undefined;
+  private nextSync: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: DatabaseSync,
+    private readonly opts: QueueOptions = { maxAttempts: 5, leaseMs: 5 * 60_000, backoffMs: 2_000 },
+  ) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS intake_deliveries (
+        source TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        raw_sha256 TEXT NOT NULL,
+        event TEXT,
+        status TEXT NOT NULL,
+        outcome TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_at INTEGER NOT NULL,
+        locked_by TEXT,
+        locked_until INTEGER,
+        last_error TEXT,
+        finished_at TEXT,
+        PRIMARY KEY (source, delivery_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS intake_deliveries_due ON intake_deliveries (status, run_at) WHERE status = 'queued';
+    `);
+    const file = db.location();
+    const synchronous = (db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+    const journal = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
+    // 2 = FULL, 3 = EXTRA; NORMAL (1) promises only crash safety, so it needs no fsync of ours either.
+    this.walFile = file && journal === "wal" && synchronous >= 2 ? `${file}-wal` : undefined;
+    this.insert = db.prepare(
+      `INSERT INTO intake_deliveries (source, delivery_id, event_name, received_at, raw_sha256, event, status, outcome, run_at, finished_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING`,
+    );
+    // One statement claims: no window in which two workers see the same row as free.
+    this.claimStmt = db.prepare(
+      `UPDATE intake_deliveries SET locked_by = ?, locked_until = ?, attempts = attempts + 1
+       WHERE (source, delivery_id) IN (
+         SELECT source, delivery_id FROM intake_deliveries
+         WHERE status = 'queued' AND run_at <= ? AND (locked_until IS NULL OR locked_until <= ?)
+         ORDER BY run_at LIMIT ?)
+       RETURNING source, delivery_id, attempts, event`,
+    );
+    this.doneStmt = db.prepare(
+      `UPDATE intake_deliveries SET status = 'done', outcome = ?, locked_by = NULL, locked_until = NULL, finished_at = ?
+       WHERE source = ? AND delivery_id = ? AND locked_by = ?`,
+    );
+    this.retryStmt = db.prepare(
+      `UPDATE intake_deliveries SET run_at = ?, last_error = ?, locked_by = NULL, locked_until = NULL
+       WHERE source = ? AND delivery_id = ? AND locked_by = ?`,
+    );
+    this.failStmt = db.prepare(
+      `UPDATE intake_deliveries SET status = 'failed', last_error = ?, locked_by = NULL, locked_until = NULL, finished_at = ?
+       WHERE source = ? AND delivery_id = ? AND locked_by = ?`,
+    );
+  }
+
+  /**
+   * Records a delivery durably; resolves once its commit is on disk. Every write of the queue
+   * (recording, claiming, completing) made in the same event-loop turn shares one transaction
+   * (group commit), so concurrent webhooks and the worker share one fsync.
+   */
+  record(r: DeliveryRecord): Promise<RecordResult> {
+    const ignored = r.event === null;
+    return this.write(() => {
+      const res = this.insert.run(
+        r.source,
+        r.deliveryId,
+        r.eventName,
+        r.receivedAt.toISOString(),
+        r.rawSha256,
+        r.event ? JSON.stringify(r.event) : null,
+        ignored ? "ignored" : "queued",
+        ignored ? r.ignoredReason : null,
+        r.receivedAt.getTime(),
+        ignored ? new Date().toISOString() : null,
+      );
+      return res.changes === 0 ? "duplicate" : ignored ? "ignored" : "queued";
+    }, !ignored);
+  }
+
+  /** Called after each commit that queued work, so a worker can start at once. */
+  onQueued(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private write<T>(run: () => T, queues = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject, queues });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    // Another adapter's transaction is open on the shared connection: joining it would answer
+    // before its commit, so wait for it to finish.
+    if (this.db.isTransaction) return void setImmediate(() => this.flush());
+    const batch = this.pending;
+    this.pending = [];
+    let results: unknown[];
+    try {
+      results = this.commit(() => batch.map((w) => w.run()));
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    const done = () => {
+      batch.forEach((w, i) => w.resolve(results[i]));
+      if (batch.some((w, i) => w.queues && results[i] === "queued")) for (const l of this.listeners) l();
+    };
+    if (!this.walFile) return done();
+    this.syncWal().then(done, (err: unknown) => {
+      for (const w of batch) w.reject(err);
+    });
+  }
+
+  /**
+   * Commits without making the event loop wait for the disk: the transaction is committed as
+   * synchronous=NORMAL (no fsync in WAL mode), then the WAL is fdatasync'ed on the thread pool and
+   * only then are the writers answered. That is the durability of synchronous=FULL, and while one
+   * batch waits for its fsync the next one is already being collected and committed.
+   */
+  private commit<T>(fn: () => T): T {
+    if (!this.walFile) return inTransaction(this.db, fn);
+    this.db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      return inTransaction(this.db, fn);
+    } finally {
+      this.db.exec("PRAGMA synchronous = FULL");
+    }
+  }
+
+  /**
+   * Makes every commit made so far durable. One fdatasync runs at a time; commits that land while
+   * it runs share the next one, so under load the fsync count stays far below the commit count.
+   */
+  private syncWal(): Promise<void> {
+    if (!this.syncing) {
+      this.syncing = this.fdatasync().finally(() => {
+        this.syncing = undefined;
+      });
+      return this.syncing;
+    }
+    if (!this.nextSync) {
+      // The running fsync may have started before this commit: wait for it, then sync again.
+      const after = () => {
+        this.nextSync = undefined;
+        return this.syncWal();
+      };
+      this.nextSync = this.syncing.then(after, after);
+    }
+    return this.nextSync;
+  }
+
+  private async fdatasync(): Promise<void> {
+    // One handle for the connection's life: fdatasync on any descriptor of the file flushes it.
+    this.wal ??= open(this.walFile!, "r");
+    await (await this.wal).datasync();
+  }
+
+  /** Releases the WAL handle; the database connection itself belongs to whoever opened it. */
+  async close(): Promise<void> {
+    const wal = this.wal;
+    this.wal = undefined;
+    await (await wal)?.close();
+  }
+
+  /** Claims up to `limit` due deliveries for `worker`, each leased for `leaseMs`. */
+  async claim(worker: string, limit: number, now = Date.now()): Promise<ClaimedDelivery[]> {
+    const rows = await this.write(
+      () => this.claimStmt.all(worker, now + this.opts.leaseMs, now, now, limit) as { source: string; delivery_id: string; attempts: number; event: string }[],
+    );
+    return rows.map((r) => ({ source: r.source, deliveryId: r.delivery_id, attempts: r.attempts, event: Event.parse(JSON.parse(r.event)) }));
+  }
+
+  async complete(c: ClaimedDelivery, worker: string, outcome: string): Promise<void> {
+    await this.write(() => this.doneStmt.run(outcome, new Date().toISOString(), c.source, c.deliveryId, worker));
+  }
+
+  /** Backs off exponentially, then parks the delivery as failed with the last error. */
+  failed(c: ClaimedDelivery, worker: string, error: string, now = Date.now()): Promise<"retrying" | "failed"> {
+    return this.write(() => {
+      if (c.attempts >= this.opts.maxAttempts) {
+        this.failStmt.run(error, new Date(now).toISOString(), c.source, c.deliveryId, worker);
+        return "failed" as const;
+      }
+      this.retryStmt.run(now + this.opts.backoffMs * 2 ** (c.attempts - 1), error, c.source, c.deliveryId, worker);
+      return "retrying" as const;
+    });
+  }
+
+  /** Milliseconds until the next queued delivery is due (0 when one is due now), or null when none waits. */
+  nextDueIn(now = Date.now()): number | null {
+    const row = this.db
+      .prepare("SELECT MIN(MAX(run_at, COALESCE(locked_until, 0))) AS due FROM intake_deliveries WHERE status = 'queued'")
+      .get() as { due: number | null };
+    return row.due === null ? null : Math.max(0, row.due - now);
+  }
+
+  get(source: string, deliveryId: string): DeliveryRow | undefined {
+    return this.db
+      .prepare("SELECT source, delivery_id, event_name, status, attempts, outcome, last_error FROM intake_deliveries WHERE source = ? AND delivery_id = ?")
+      .get(source, deliveryId) as DeliveryRow | undefined;
+  }
+
+  counts(): Record<string, number> {
+    const rows = this.db.prepare("SELECT status, COUNT(*) AS n FROM intake_deliveries GROUP BY status").all() as { status: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+}

@@ -1,0 +1,160 @@
+// Processes one queued event: our bot and other bots, repo config, triggers, permissions, then run requests and replies.
+import type { Event, EventRepo, EventSubject, Permission } from "../../events/schema.js";
+import { writeLevels, type ForgeIntakePorts, type TrackerCommentPoster } from "../forge-ports.js";
+import { configPath, loadRepoConfig } from "../repo-config/loader.js";
+import type { RepoConfig } from "../repo-config/schema.js";
+import type { RunControl } from "../run-control.js";
+import { subjectRef, type RunRequestLog, type RunRequestSink, type RunType } from "../run-request.js";
+import type { CommandReader } from "../triggers/command.js";
+import { decide, needsChangedFiles, triggeringKinds, type Decision } from "../triggers/decide.js";
+import type { EventProcessor } from "./worker.js";
+
+/** Which repo a Jira project's runs act on. */
+export interface MappedRepo {
+  readonly forge: "github" | "gitlab";
+  readonly host: string;
+  readonly full_path: string;
+}
+
+export interface IntakeSettings {
+  /** Our own bot accounts (any forge); their events are always ignored. */
+  readonly botLogins: readonly string[];
+  readonly jiraProjects: Readonly<Record<string, MappedRepo>>;
+  readonly jiraTransitions: Readonly<Record<string, RunType>>;
+  /** Jira accountIds allowed to use run-starting commands in every mapped project. */
+  readonly jiraCommandUsers: readonly string[];
+}
+
+export interface ProcessorDeps {
+  readonly forges: Readonly<Record<"github" | "gitlab", ForgeIntakePorts>>;
+  readonly jira?: TrackerCommentPoster;
+  readonly runRequests: RunRequestSink & RunRequestLog;
+  readonly readCommands: CommandReader;
+  readonly runControl?: RunControl;
+  readonly settings: IntakeSettings;
+}
+
+/**
+ * Why an event cannot start anything, decided from the event alone (no forge call), or null. Runs
+ * before the 202 too, so most deliveries (comments without a command, pushes, CI) never enter the queue.
+ */
+export function eventScreen(botLogins: readonly string[], readCommands: CommandReader): (event: Event) => string | null {
+  const own = new Set(botLogins.map((l) => l.toLowerCase()));
+  return (event) => {
+    if (own.has(event.actor.login.toLowerCase())) return "sent by our own bot";
+    if (!triggeringKinds.has(event.kind)) return `${event.kind} events do not start runs`;
+    if (event.kind === "comment_created" && (!event.text || readCommands(event.text).length === 0)) return "comment has no /orchestrator command";
+    return null;
+  };
+}
+
+export function eventProcessor(deps: ProcessorDeps): EventProcessor {
+  const screen = eventScreen(deps.settings.botLogins, deps.readCommands);
+  return async (event) => {
+    const skip = screen(event);
+    if (skip) return `ignored: ${skip}`;
+    const commands = event.kind === "comment_created" && event.text ? deps.readCommands(event.text) : [];
+    const repo = resolveRepo(event, deps.settings);
+    if (typeof repo === "string") return `ignored: ${repo}`;
+    const forge = deps.forges[repo.forge];
+
+    const loaded = await loadRepoConfig(forge, repo);
+    if (!loaded.ok) {
+      await reply(deps, event, repo, `The orchestrator ignored this event because \`${configPath(repo.forge)}\` on the default branch is invalid:\n\n${loaded.error}`);
+      return `ignored: ${loaded.error}`;
+    }
+    const config = loaded.config;
+    if (!config.enabled) return "ignored: the orchestrator is turned off in the repo config (enabled: false)";
+    if (event.actor.is_bot && !config.bots.allow.some((b) => b.toLowerCase() === event.actor.login.toLowerCase())) {
+      return `ignored: ${event.actor.login} is a bot not listed in the repo config (bots.allow)`;
+    }
+
+    const changedFiles = needsChangedFiles(event, config) ? await forge.changedFiles(repo, event.subject.number!) : null;
+    const decisions = decide({ event, repo, config, jiraTransitions: deps.settings.jiraTransitions, commands, changedFiles });
+    const outcomes: string[] = [];
+    for (const d of decisions) outcomes.push(await act(deps, event, repo, config, d));
+    return outcomes.join("; ");
+  };
+}
+
+async function act(deps: ProcessorDeps, event: Event, repo: EventRepo, config: RepoConfig, d: Decision): Promise<string> {
+  switch (d.type) {
+    case "ignored":
+      return `ignored: ${d.reason}`;
+    case "reply":
+      return `replied (${d.reason})${await reply(deps, event, repo, d.body)}`;
+    case "status": {
+      const rows = deps.runRequests.forSubject(repo.full_path, subjectRef(event.subject));
+      const body =
+        rows.length === 0
+          ? "No runs have been requested here yet."
+          : ["| run request | type | trigger | requested by | at |", "| --- | --- | --- | --- | --- |"]
+              .concat(rows.map((r) => `| \`${r.id}\` | ${r.request.run_type} | ${r.request.trigger} | ${r.request.requested_by.login} | ${r.created_at} |`))
+              .join("\n");
+      return `replied (status)${await reply(deps, event, repo, body)}`;
+    }
+    case "control": {
+      const denied = await deny(deps, event, repo, config, `/orchestrator ${d.command.name}`);
+      if (denied) return denied;
+      const body = deps.runControl
+        ? await deps.runControl.apply(d.command, { repo, subject: event.subject, actor: event.actor, eventId: event.id })
+        : `\`/orchestrator ${d.command.name}\` acts on a run, and no workflow engine is running on this server yet, so nothing was changed.`;
+      return `${d.command.name}${deps.runControl ? "" : " not applied (no workflow engine)"}${await reply(deps, event, repo, body)}`;
+    }
+    case "run": {
+      if (d.access === "write") {
+        const denied = await deny(deps, event, repo, config, d.request.trigger.replace(/^command:/, "/orchestrator "));
+        if (denied) return denied;
+      }
+      const r = await deps.runRequests.submit(d.request);
+      return `run request ${r.id} ${r.status} (${d.request.run_type}, ${d.request.trigger})`;
+    }
+  }
+}
+
+/** Null when the actor may start runs; otherwise posts a polite reply and returns the outcome. */
+async function deny(deps: ProcessorDeps, event: Event, repo: EventRepo, config: RepoConfig, what: string): Promise<string | null> {
+  const permission = await permissionOf(deps, event, repo, config);
+  if (writeLevels.has(permission)) return null;
+  const who =
+    event.source === "jira"
+      ? "Jira users listed in JIRA_COMMAND_USERS or in the repo config's `jira.command_users`"
+      : repo.forge === "github"
+        ? "users with write access to this repository (write, maintain or admin)"
+        : "project members with the Developer role or higher";
+  const body = `Sorry @${event.actor.login}, only ${who} can use \`${what}\`. Please ask one of them to run it.`;
+  return `ignored: ${event.actor.login} has ${permission} permission, write needed for ${what}${await reply(deps, event, repo, body)}`;
+}
+
+async function permissionOf(deps: ProcessorDeps, event: Event, repo: EventRepo, config: RepoConfig): Promise<Permission> {
+  if (event.actor.permission) return event.actor.permission;
+  if (event.source === "jira") {
+    const allowed = [...deps.settings.jiraCommandUsers, ...config.jira.command_users];
+    return allowed.includes(event.actor.login) ? "write" : "none";
+  }
+  return deps.forges[repo.forge].permission(repo, event.actor.login, event.actor.id);
+}
+
+/** Posts on the event's issue/PR/MR/commit (or Jira issue); returns a note for the outcome when it could not. */
+async function reply(deps: ProcessorDeps, event: Event, repo: EventRepo, body: string): Promise<string> {
+  if (event.source === "jira") {
+    if (!deps.jira || !event.subject.key) return " (reply not posted: the Jira API is not configured, see JIRA_EMAIL and JIRA_API_TOKEN)";
+    await deps.jira.postIssueComment(event.subject.key, body);
+    return "";
+  }
+  if (!canReplyOn(event.subject)) return " (reply not posted: the event has no issue, PR/MR or commit to comment on)";
+  await deps.forges[repo.forge].postComment(repo, event.subject, body);
+  return "";
+}
+
+function canReplyOn(s: EventSubject): boolean {
+  return s.number !== null || (s.type === "commit" && s.head_sha !== null);
+}
+
+function resolveRepo(event: Event, settings: IntakeSettings): EventRepo | string {
+  if (event.repo) return event.repo;
+  const project = event.tracker?.project_key;
+  const mapped = project && Object.hasOwn(settings.jiraProjects, project) ? settings.jiraProjects[project] : undefined;
+  if (!mapped) return `Jira project ${project ?? "(unknown)"} is not mapped to a repository (JIRA_PROJECT_REPOS)`;
+  return { forge: mapped.forge, host: mapped.host, full_path: mapped.full_path, default_branch: null, id: null, installation_id: null };
+}

@@ -1,0 +1,156 @@
+// Triggers: decides what an event asks for (a run request, a reply, a run command) or why it is ignored. Pure.
+import path from "node:path";
+import type { Event, EventKind, EventRepo } from "../../events/schema.js";
+import type { RepoConfig } from "../repo-config/schema.js";
+import { subjectRef, type RunRequest, type RunType } from "../run-request.js";
+import type { CommandLine, SlashCommand } from "./command.js";
+
+export interface TriggerInput {
+  readonly event: Event;
+  /** The repo the run would act on: the event's, or the one a Jira project maps to. */
+  readonly repo: EventRepo;
+  readonly config: RepoConfig;
+  /** Jira status → run type from settings, before the repo config's own entries. */
+  readonly jiraTransitions: Readonly<Record<string, RunType>>;
+  /** Slash commands read from the event text (comments only). */
+  readonly commands: readonly CommandLine[];
+  /** Paths the PR/MR changes, when spec paths are configured and the event is a PR update. */
+  readonly changedFiles: readonly string[] | null;
+}
+
+export type RunControlCommand = Extract<SlashCommand, { name: "approve" | "reject" | "cancel" | "retry" }>;
+
+export type Decision =
+  /** `access: "write"` means the actor's permission must be checked before the request is submitted. */
+  | { readonly type: "run"; readonly request: RunRequest; readonly access: "none" | "write" }
+  | { readonly type: "reply"; readonly reason: string; readonly body: string }
+  | { readonly type: "status" }
+  | { readonly type: "control"; readonly command: RunControlCommand }
+  | { readonly type: "ignored"; readonly reason: string };
+
+/** Kinds that can start something; every other kind is ignored without reading the repo config. */
+export const triggeringKinds: ReadonlySet<EventKind> = new Set([
+  "issue_opened",
+  "issue_reopened",
+  "issue_labeled",
+  "pr_opened",
+  "pr_reopened",
+  "pr_ready_for_review",
+  "pr_labeled",
+  "pr_synchronized",
+  "comment_created",
+  "status_transitioned",
+]);
+
+const prUpdates: ReadonlySet<EventKind> = new Set(["pr_opened", "pr_reopened", "pr_ready_for_review", "pr_synchronized"]);
+
+export function needsChangedFiles(event: Event, config: RepoConfig): boolean {
+  return prUpdates.has(event.kind) && config.triggers.spec_paths.length > 0 && event.subject.number !== null && event.repo !== null;
+}
+
+export function decide(input: TriggerInput): Decision[] {
+  const { event, config } = input;
+  if (!triggeringKinds.has(event.kind)) return [{ type: "ignored", reason: `${event.kind} events do not start runs` }];
+  if (event.kind === "comment_created") return commandDecisions(input);
+  if (event.kind === "status_transitioned") return [transitionDecision(input)];
+  const out: Decision[] = [];
+  const labels = event.kind === "issue_labeled" || event.kind === "pr_labeled" ? (event.label ? [event.label] : []) : event.subject.labels;
+  for (const label of labels) {
+    const runType = Object.hasOwn(config.triggers.labels, label) ? config.triggers.labels[label] : undefined;
+    if (runType) out.push(...forkGate(input, run(input, runType, `label:${label}`, [`label:${label}`, event.subject.head_sha ?? ""], null), true));
+  }
+  if (prUpdates.has(event.kind) && input.changedFiles && config.triggers.spec_paths.length > 0) {
+    const hit = input.changedFiles.find((f) => config.triggers.spec_paths.some((g) => path.matchesGlob(f, g)));
+    if (hit) out.push(...forkGate(input, run(input, "conformance_update", "spec_paths", ["spec_paths", event.subject.head_sha ?? ""], null), false));
+  }
+  if (out.length > 0) return out;
+  if (event.kind === "issue_labeled" || event.kind === "pr_labeled") {
+    return [{ type: "ignored", reason: `label "${event.label ?? ""}" is not a trigger in the repo config (triggers.labels)` }];
+  }
+  return [{ type: "ignored", reason: `${event.kind}: no configured label and no spec path (triggers.spec_paths) matched` }];
+}
+
+/**
+ * PRs from forks never start runs automatically; with `forks.allow_runs` a user with write access may
+ * start one (a label they add, a command they type).
+ */
+function forkGate(input: TriggerInput, d: Extract<Decision, { type: "run" }>, askedByPerson: boolean): Decision[] {
+  if (!input.event.subject.is_fork) return [d];
+  if (!input.config.forks.allow_runs) return [{ type: "ignored", reason: "PR/MR comes from a fork and the repo config does not allow runs on forks (forks.allow_runs)" }];
+  if (!askedByPerson) return [{ type: "ignored", reason: "PR/MR comes from a fork: runs start only when a maintainer asks (label or command)" }];
+  return [{ ...d, access: "write" }];
+}
+
+function transitionDecision(input: TriggerInput): Decision {
+  const t = input.event.transition;
+  if (!t) return { type: "ignored", reason: "status change without a target status" };
+  const table = { ...input.jiraTransitions, ...input.config.triggers.jira_transitions };
+  const match = Object.keys(table).find((status) => status.toLowerCase() === t.to.toLowerCase());
+  if (!match) return { type: "ignored", reason: `Jira status "${t.to}" is not mapped to a run type (JIRA_TRANSITIONS, triggers.jira_transitions)` };
+  return run(input, table[match]!, `jira:${match}`, ["transition", t.id ?? t.to], null);
+}
+
+function commandDecisions(input: TriggerInput): Decision[] {
+  const { event, config } = input;
+  if (input.commands.length === 0) return [{ type: "ignored", reason: "comment has no /orchestrator command" }];
+  if (!config.triggers.commands) return [{ type: "ignored", reason: "slash commands are off in the repo config (triggers.commands)" }];
+  const commentId = event.comment?.id ?? event.id;
+  return input.commands.map((c, i): Decision => {
+    if (c.type === "reply") return { type: "reply", reason: c.reason, body: c.body };
+    const cmd = c.command;
+    const keyParts = ["command", cmd.name, commentId, String(i)];
+    switch (cmd.name) {
+      case "plan":
+      case "build":
+      case "verify": {
+        const d = run(input, config.commands.default_run_type, `command:${cmd.name}`, keyParts, cmd.name);
+        return forkCommand(input, d);
+      }
+      case "run":
+        return forkCommand(input, run(input, cmd.runType, `command:run ${cmd.runType}`, keyParts, null));
+      case "status":
+        return { type: "status" };
+      case "help":
+        return { type: "ignored", reason: "help is answered by the command reader" };
+      default:
+        return { type: "control", command: cmd };
+    }
+  });
+}
+
+function forkCommand(input: TriggerInput, d: Extract<Decision, { type: "run" }>): Decision {
+  if (input.event.subject.is_fork && !input.config.forks.allow_runs) {
+    return {
+      type: "reply",
+      reason: "runs on forks are off",
+      body: "This PR/MR comes from a fork, and this repository's orchestrator config does not allow runs on forks (`forks.allow_runs`).",
+    };
+  }
+  return { ...d, access: "write" };
+}
+
+function run(
+  input: TriggerInput,
+  runType: RunType,
+  trigger: string,
+  keyParts: readonly string[],
+  stopAfter: RunRequest["stop_after"],
+): Extract<Decision, { type: "run" }> {
+  const { event, repo } = input;
+  const key = [event.source, repo.host, repo.full_path, subjectRef(event.subject), runType, ...keyParts].join(":");
+  return {
+    type: "run",
+    access: "none",
+    request: {
+      run_type: runType,
+      repo,
+      subject: event.subject,
+      requested_by: { source: event.source, login: event.actor.login, id: event.actor.id },
+      idempotency_key: key,
+      event_id: event.id,
+      trigger,
+      stop_after: stopAfter,
+      jira_issue: event.subject.key,
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import nock from "nock";
+import { Probot, ProbotOctokit } from "probot";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { EventRepo } from "../../src/events/schema.js";
+import { githubIntakePorts } from "../../src/forges/github.js";
+import { accessLevelPermission, gitlabIntakePorts } from "../../src/forges/gitlab.js";
+import { loadRepoConfig } from "../../src/orchestrator/repo-config/loader.js";
+import { jiraCommentPoster } from "../../src/trackers/jira.js";
+import { appPrivateKey } from "../helpers/github.js";
+
+const GH = "https://api.github.com";
+const GL = "https://gitlab.example.com";
+
+beforeAll(() => nock.disableNetConnect());
+afterEach(() => {
+  expect(nock.pendingMocks()).toEqual([]);
+  nock.cleanAll();
+});
+afterAll(() => nock.enableNetConnect());
+
+describe("GitHub intake ports (Probot Octokit)", () => {
+  const probot = new Probot({
+    appId: 1,
+    privateKey: appPrivateKey(),
+    secret: "s",
+    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+    logLevel: "fatal",
+  });
+  const ports = githubIntakePorts(probot);
+  const repo: EventRepo = { forge: "github", host: "github.com", full_path: "acme/app", default_branch: "main", id: "1", installation_id: 5 };
+  const token = () => nock(GH).post("/app/installations/5/access_tokens").reply(201, { token: "ghs_1", expires_at: "2099-01-01T00:00:00Z" });
+
+  it("reads the config from the default branch (no ref), following _extends into another repo", async () => {
+    token();
+    const own = nock(GH)
+      .get(/^\/repos\/acme\/app\/contents\/\.github(%2F|\/)orchestrator\.yml$/)
+      .matchHeader("accept", /raw/)
+      .reply(200, "_extends: policies\nsensitivity: public\n");
+    nock(GH).get(/^\/repos\/acme\/policies\/contents\/\.github(%2F|\/)orchestrator\.yml$/).reply(200, "forks:\n  allow_runs: true\nsensitivity: restricted\n");
+    const r = await loadRepoConfig(ports, repo);
+    expect(own.isDone()).toBe(true);
+    expect(r).toMatchObject({ ok: true, config: { sensitivity: "public", forks: { allow_runs: true } } });
+  });
+
+  it("maps collaborator permission, keeping maintain and triage apart; a non-collaborator has none", async () => {
+    nock(GH).get("/repos/acme/app/collaborators/m/permission").reply(200, { permission: "write", role_name: "maintain", user: { login: "m" } });
+    nock(GH).get("/repos/acme/app/collaborators/t/permission").reply(200, { permission: "read", role_name: "triage", user: { login: "t" } });
+    nock(GH).get("/repos/acme/app/collaborators/a/permission").reply(200, { permission: "admin", role_name: "admin", user: { login: "a" } });
+    nock(GH).get("/repos/acme/app/collaborators/x/permission").reply(404, { message: "Not Found" });
+    expect(await ports.permission(repo, "m", null)).toBe("maintain");
+    expect(await ports.permission(repo, "t", null)).toBe("triage");
+    expect(await ports.permission(repo, "a", null)).toBe("admin");
+    expect(await ports.permission(repo, "x", null)).toBe("none");
+  });
+
+  it("lists a PR's changed files across pages, renames on both paths", async () => {
+    const page1 = Array.from({ length: 100 }, (_, i) => ({ filename: `src/f${i}.ts`, status: "modified" }));
+    nock(GH)
+      .get("/repos/acme/app/pulls/7/files")
+      .query({ per_page: 100 })
+      .reply(200, page1, { link: `<${GH}/repositories/1/pulls/7/files?per_page=100&page=2>; rel="next"` });
+    nock(GH).get("/repositories/1/pulls/7/files").query({ per_page: 100, page: 2 }).reply(200, [{ filename: "specs/new.md", previous_filename: "specs/old.md", status: "renamed" }]);
+    const files = await ports.changedFiles(repo, 7);
+    expect(files).toHaveLength(102);
+    expect(files.slice(-2)).toEqual(["specs/new.md", "specs/old.md"]);
+  });
+
+  it("comments on issues/PRs and commits", async () => {
+    const issue = nock(GH).post("/repos/acme/app/issues/3/comments", { body: "hi" }).reply(201, { id: 1 });
+    const commit = nock(GH).post("/repos/acme/app/commits/abc/comments", { body: "hi" }).reply(201, { id: 2 });
+    const s = { type: "issue" as const, number: 3, key: null, title: null, url: null, state: null, head_sha: null, head_ref: null, base_ref: null, is_fork: null, labels: [] };
+    await ports.postComment(repo, s, "hi");
+    await ports.postComment(repo, { ...s, type: "commit", number: null, head_sha: "abc" }, "hi");
+    expect(issue.isDone() && commit.isDone()).toBe(true);
+  });
+
+  it("finds the installation of a repo known only by name (a Jira mapping)", async () => {
+    nock(GH).get("/repos/acme/other/installation").reply(200, { id: 9, account: { login: "acme" } });
+    nock(GH).post("/app/installations/9/access_tokens").reply(201, { token: "ghs_9", expires_at: "2099-01-01T00:00:00Z" });
+    nock(GH).get(/^\/repos\/acme\/other\/contents\/\.github(%2F|\/)orchestrator\.yml$/).reply(200, "enabled: false\n");
+    const r = await loadRepoConfig(ports, { ...repo, full_path: "acme/other", installation_id: null, id: null, default_branch: null });
+    expect(r).toMatchObject({ ok: true, config: { enabled: false } });
+  });
+});
+
+describe("GitLab intake ports (REST v4)", () => {
+  const ports = gitlabIntakePorts({ baseUrl: GL, token: "glpat-x" });
+  const repo: EventRepo = { forge: "gitlab", host: "gitlab.example.com", full_path: "grp/sub/app", default_branch: "main", id: "42", installation_id: null };
+
+  it("reads the config file from the default branch with the bot's token", async () => {
+    nock(GL, { reqheaders: { "private-token": "glpat-x" } })
+      .get("/api/v4/projects/42/repository/files/.gitlab%2Forchestrator.yml/raw")
+      .query({ ref: "main" })
+      .reply(200, "_extends: shared\n");
+    nock(GL).get("/api/v4/projects/grp%2Fsub%2Fshared").reply(200, { id: 43, path_with_namespace: "grp/sub/shared", default_branch: "trunk" });
+    nock(GL).get("/api/v4/projects/grp%2Fsub%2Fshared/repository/files/.gitlab%2Forchestrator.yml/raw").query({ ref: "trunk" }).reply(200, "sensitivity: public\n");
+    expect(await loadRepoConfig(ports, repo)).toMatchObject({ ok: true, config: { sensitivity: "public" } });
+  });
+
+  it("maps access levels: Developer (30) and up may write", async () => {
+    expect([50, 40, 30, 20, 10, 5, 0].map(accessLevelPermission)).toEqual(["admin", "maintain", "write", "triage", "read", "read", "none"]);
+    nock(GL).get("/api/v4/projects/42/members/all/7").reply(200, { id: 7, username: "dev", access_level: 30 });
+    nock(GL).get("/api/v4/users").query({ username: "ghost" }).reply(200, [{ id: 8, username: "ghost" }]);
+    nock(GL).get("/api/v4/projects/42/members/all/8").reply(404, { message: "404 Not found" });
+    expect(await ports.permission(repo, "dev", "7")).toBe("write");
+    expect(await ports.permission(repo, "ghost", null)).toBe("none");
+  });
+
+  it("lists an MR's changed paths across pages", async () => {
+    nock(GL).get("/api/v4/projects/42/merge_requests/3/diffs").query({ per_page: 100, page: 1 }).reply(200, [{ old_path: "a", new_path: "a" }], { "x-next-page": "2" });
+    nock(GL).get("/api/v4/projects/42/merge_requests/3/diffs").query({ per_page: 100, page: 2 }).reply(200, [{ old_path: "specs/x.md", new_path: "specs/y.md" }], { "x-next-page": "" });
+    expect(await ports.changedFiles(repo, 3)).toEqual(["a", "specs/y.md", "specs/x.md"]);
+  });
+
+  it("posts notes on MRs, issues and commits, and says which setting to fix on 401", async () => {
+    nock(GL).post("/api/v4/projects/42/merge_requests/3/notes", { body: "hi" }).reply(201, { id: 1 });
+    nock(GL).post("/api/v4/projects/42/issues/4/notes", { body: "hi" }).reply(201, { id: 2 });
+    nock(GL).post("/api/v4/projects/42/repository/commits/abc/comments", { note: "hi" }).reply(201, { note: "hi" });
+    const s = { type: "merge_request" as const, number: 3, key: null, title: null, url: null, state: null, head_sha: null, head_ref: null, base_ref: null, is_fork: null, labels: [] };
+    await ports.postComment(repo, s, "hi");
+    await ports.postComment(repo, { ...s, type: "issue", number: 4 }, "hi");
+    await ports.postComment(repo, { ...s, type: "commit", number: null, head_sha: "abc" }, "hi");
+    nock(GL).post("/api/v4/projects/42/issues/4/notes").reply(401, { message: "401 Unauthorized" });
+    await expect(ports.postComment(repo, { ...s, type: "issue", number: 4 }, "hi")).rejects.toThrow(/401.*check GITLAB_TOKEN/);
+  });
+});
+
+describe("Jira comment poster", () => {
+  it("posts a comment with basic auth", async () => {
+    const api = nock("https://acme.atlassian.net", { reqheaders: { authorization: `Basic ${Buffer.from("bot@acme.test:tok").toString("base64")}` } })
+      .post("/rest/api/2/issue/TES-41/comment", { body: "hello" })
+      .reply(201, { id: "10020", body: "hello" });
+    await jiraCommentPoster({ baseUrl: "https://acme.atlassian.net", email: "bot@acme.test", apiToken: "tok" }).postIssueComment("TES-41", "hello");
+    expect(api.isDone()).toBe(true);
+  });
+});

@@ -1,0 +1,102 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { helpMarkdown } from "../../../src/handlers/commands/help.js";
+import { parseCommands } from "../../../src/handlers/commands/parse.js";
+import { commandTable } from "../../../src/handlers/commands/table.js";
+
+const commands = (text: string) => parseCommands(text).map((c) => (c.type === "command" ? c.command : { reply: c.reason }));
+
+describe("slash command parser", () => {
+  it.each([
+    ["/orchestrator plan", [{ name: "plan", access: "write" }]],
+    ["/orchestrator build", [{ name: "build", access: "write" }]],
+    ["/Orchestrator VERIFY", [{ name: "verify", access: "write" }]],
+    ["/orchestrator run impl_change", [{ name: "run", access: "write", runType: "impl_change" }]],
+    ["/orchestrator approve plan", [{ name: "approve", access: "write", item: "plan" }]],
+    ['/orchestrator reject risk "touches billing, see #12"', [{ name: "reject", access: "write", item: "risk", reason: "touches billing, see #12" }]],
+    ["/orchestrator reject plan too broad", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }]],
+    ["/orchestrator reject release", [{ name: "reject", access: "write", item: "release", reason: null }]],
+    ["/orchestrator cancel", [{ name: "cancel", access: "write" }]],
+    ["/orchestrator retry", [{ name: "retry", access: "write" }]],
+    ["/orchestrator status", [{ name: "status", access: "anyone" }]],
+    ["/orchestrator help", [{ reply: "help" }]],
+    ["/orchestrator", [{ reply: "help" }]],
+    ["looks good\n/orchestrator build\nthanks", [{ name: "build", access: "write" }]],
+    ["/orchestrator plan\r\n/orchestrator status", [{ name: "plan", access: "write" }, { name: "status", access: "anyone" }]],
+    ["/orchestrator build # with a shell comment", [{ name: "build", access: "write" }]],
+    // Not line-anchored, quoted, or in code: not a command.
+    ["please run /orchestrator build", []],
+    ["> /orchestrator build", []],
+    ["   > /orchestrator build", []],
+    ["```\n/orchestrator build\n```", []],
+    ["~~~~\n/orchestrator build\n~~~\n/orchestrator build\n~~~~", []],
+    ["```sh\n/orchestrator build\n```\n/orchestrator plan", [{ name: "plan", access: "write" }]],
+    ["    /orchestrator build", []],
+    ["\t/orchestrator build", []],
+    ["/orchestrators build", []],
+    ["{code}\n/orchestrator build\n{code}", []],
+    ["{noformat}/orchestrator build{noformat}\n/orchestrator plan", [{ name: "plan", access: "write" }]],
+    ["{quote}\n/orchestrator build\n{quote}", []],
+    ["bq. /orchestrator build", []],
+  ])("%j", (text, expected) => {
+    expect(commands(text)).toEqual(expected);
+  });
+
+  it("answers an unknown verb with a suggestion and the help", () => {
+    const [r] = parseCommands("/orchestrator biuld");
+    expect(r).toMatchObject({ type: "reply", reason: 'unknown command "biuld"' });
+    expect(r?.type === "reply" && r.body).toContain("Did you mean `/orchestrator build`?");
+    expect(r?.type === "reply" && r.body).toContain(helpMarkdown());
+  });
+
+  it("does not suggest when nothing is close", () => {
+    const [r] = parseCommands("/orchestrator xyzzyplugh");
+    expect(r?.type === "reply" && r.body).not.toContain("Did you mean");
+  });
+
+  it.each([
+    ["/orchestrator run", "name one run type"],
+    ["/orchestrator run deploy", '"deploy" is not a run type'],
+    ["/orchestrator approve", "name a checklist item"],
+    ["/orchestrator approve everything", 'got "everything"'],
+    ["/orchestrator build now", "takes no arguments"],
+  ])("answers %j with what is wrong and the usage", (text, why) => {
+    const [r] = parseCommands(text);
+    expect(r).toMatchObject({ type: "reply" });
+    expect(r?.type === "reply" && r.reason).toContain(why);
+    expect(r?.type === "reply" && r.body).toContain("Usage:");
+  });
+
+  it("does not expand shell variables", () => {
+    expect(commands("/orchestrator reject plan $HOME")).toEqual([{ name: "reject", access: "write", item: "plan", reason: "$HOME" }]);
+  });
+
+  it("reads at most ten commands from one comment", () => {
+    expect(parseCommands("/orchestrator status\n".repeat(50))).toHaveLength(10);
+  });
+
+  it("has help generated from the table: every command with usage, who, examples", () => {
+    const help = helpMarkdown();
+    for (const c of commandTable) {
+      expect(help).toContain(c.usage);
+      for (const e of c.examples) expect(help).toContain(e);
+    }
+    expect(help).toContain("users with write access");
+  });
+
+  it("never throws, whatever the comment", () => {
+    const line = fc.oneof(
+      fc.string(),
+      fc.string().map((s) => `/orchestrator ${s}`),
+      fc.constantFrom("```", "~~~", "> ", "{code}", "{quote}", "    ", '"', "'", "\\", "$(", "`"),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 20 }), fc.constantFrom("\n", "\r\n", "\r"), (lines, nl) => {
+        const out = parseCommands(lines.join(nl));
+        expect(out.length).toBeLessThanOrEqual(10);
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(fc.property(fc.string({ unit: "binary" }), (s) => void parseCommands(s)), { numRuns: 2000 });
+  });
+});
