@@ -1,0 +1,179 @@
+// Walks stored entries and checks their hash chain; shared by every ledger adapter and the verify workers.
+import { hash } from "node:crypto";
+// Only node:crypto and types: this module is loaded by every verify worker thread, so it stays light.
+import type { VerifyProblem, VerifyProblemKind, VerifyReport } from "./port.js";
+
+/** prev_hash of a run's first entry (seq 0). */
+export const GENESIS_HASH = "0".repeat(64);
+
+/**
+ * The canonical bytes end with these fields (RFC 8785 sorts keys: at, payload, prev_hash,
+ * run_id, seq, type), so a verifier can check an entry's position without parsing it.
+ */
+export function entryTail(prevHash: string, runId: string, seq: number, type: string): string {
+  return `,"prev_hash":"${prevHash}","run_id":"${runId}","seq":${seq},"type":"${type}"}`;
+}
+
+/**
+ * One stored entry as an adapter reads it: [scan position, run_id, seq, type, hash, canonical bytes].
+ * A tuple, because SQLite hands rows over as arrays and verify touches millions of them. The
+ * position (rowid or scan index) orders problems: the smallest one is the "first". The bytes
+ * are a string only if someone rewrote the column as text (verify then reports it).
+ */
+export type StoredRow = readonly [pos: number, runId: string, seq: number, type: string, hash: string, body: Uint8Array | string];
+
+/** What one run looks like within one scanned segment: its first and last entries there. */
+export interface RunSegment {
+  readonly runId: string;
+  readonly firstPos: number;
+  readonly firstSeq: number;
+  /** prev_hash stated by the first entry's bytes. */
+  readonly firstPrev: string;
+  lastSeq: number;
+  lastHash: string;
+}
+
+export interface SegmentResult {
+  readonly entries: number;
+  readonly runs: RunSegment[];
+  readonly problem?: { readonly pos: number; readonly problem: VerifyProblem };
+}
+
+const problem = (runId: string, seq: number, kind: VerifyProblemKind, message: string): VerifyProblem => ({ runId, seq, kind, message });
+
+/**
+ * Checks a segment of rows in scan order. Each run's rows must be in seq order within the
+ * segment (appends insert them so); links into earlier segments are checked by `mergeSegments`.
+ */
+export function walkSegment(rows: Iterable<StoredRow>): SegmentResult {
+  const seen = new Map<string, RunSegment>();
+  const runs: RunSegment[] = [];
+  let entries = 0;
+  for (const [pos, runId, seq, type, storedHash, stored] of rows) {
+    entries++;
+    const body = typeof stored === "string" ? Buffer.from(stored, "utf8") : stored;
+    const actual = hash("sha256", body);
+    if (actual !== storedHash) return fail(pos, problem(runId, seq, "edited", `stored bytes hash to ${actual} but the entry's hash is ${storedHash} (entry edited)`));
+    const state = seen.get(runId);
+    if (!state) {
+      const tail = readTail(body);
+      if (typeof tail === "string") return fail(pos, problem(runId, seq, "unreadable", tail));
+      const bad = positionProblem(runId, seq, type, tail, seq, tail.prev_hash);
+      if (bad) return fail(pos, bad);
+      const seg: RunSegment = { runId, firstPos: pos, firstSeq: seq, firstPrev: tail.prev_hash, lastSeq: seq, lastHash: storedHash };
+      seen.set(runId, seg);
+      runs.push(seg);
+      continue;
+    }
+    const expectedSeq = state.lastSeq + 1;
+    // Fast path: the bytes end exactly as entry `expectedSeq` linked to the previous hash must.
+    if (seq !== expectedSeq || !endsWith(body, entryTail(state.lastHash, runId, expectedSeq, type))) {
+      const tail = readTail(body);
+      if (typeof tail === "string") return fail(pos, problem(runId, seq, "unreadable", tail));
+      return fail(pos, positionProblem(runId, seq, type, tail, expectedSeq, state.lastHash) ?? problem(runId, seq, "edited", "entry columns disagree with its bytes"));
+    }
+    state.lastSeq = seq;
+    state.lastHash = storedHash;
+  }
+  return { entries, runs };
+
+  function fail(pos: number, p: VerifyProblem): SegmentResult {
+    return { entries, runs, problem: { pos, problem: p } };
+  }
+}
+
+interface Tail {
+  prev_hash: string;
+  run_id: string;
+  seq: number;
+  type: string;
+}
+
+/** The position fields of an entry, parsed from its bytes (slow path, for the first row of a run and for diagnosis). */
+function readTail(body: Uint8Array): Tail | string {
+  try {
+    const v = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8")) as Partial<Tail>;
+    if (typeof v.prev_hash !== "string" || typeof v.run_id !== "string" || typeof v.seq !== "number" || typeof v.type !== "string")
+      return "stored bytes are not a ledger entry (missing prev_hash, run_id, seq or type)";
+    return v as Tail;
+  } catch {
+    return "stored bytes are not JSON";
+  }
+}
+
+/** Why the entry stored as (`runId`, `seq`, `type`) whose bytes say `tail` does not belong at `expectedSeq` after `expectedPrev`. */
+function positionProblem(runId: string, seq: number, type: string, tail: Tail, expectedSeq: number, expectedPrev: string): VerifyProblem | undefined {
+  if (tail.run_id !== runId) return problem(runId, seq, "reordered", `the entry stored here belongs to ${tail.run_id} seq ${tail.seq} (entries moved)`);
+  if (seq !== tail.seq) {
+    return tail.seq === expectedSeq
+      ? problem(runId, expectedSeq, "reordered", `entry seq ${tail.seq} is stored under seq ${seq} (entries reordered)`)
+      : problem(runId, seq, "reordered", `the entry stored at seq ${seq} is seq ${tail.seq} (entries reordered)`);
+  }
+  if (seq > expectedSeq)
+    return problem(runId, expectedSeq, "deleted", `seq ${expectedSeq}${seq - 1 > expectedSeq ? `..${seq - 1}` : ""} missing; the next stored entry is seq ${seq} (entry deleted)`);
+  if (seq < expectedSeq) return problem(runId, seq, "reordered", `seq ${seq} appears again after seq ${expectedSeq - 1} (entries reordered or duplicated)`);
+  if (tail.type !== type) return problem(runId, seq, "edited", `entry type column says ${type} but its bytes say ${tail.type} (entry edited)`);
+  if (tail.prev_hash !== expectedPrev)
+    return problem(runId, seq, "chain_broken", `prev_hash ${tail.prev_hash} is not the hash of seq ${seq - 1} (${expectedPrev}): seq ${seq - 1} was rewritten or replaced`);
+  return undefined;
+}
+
+/** Node's latin1 decoder, applied to a Uint8Array without wrapping it in a Buffer first (one allocation less per row). */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+
+function endsWith(body: Uint8Array, tail: string): boolean {
+  const n = tail.length;
+  if (body.byteLength < n) return false;
+  return latin1Slice.call(body, body.byteLength - n, body.byteLength) === tail;
+}
+
+/** A run's head as its adapter stores it: the last entry it says exists. */
+export interface RunHead {
+  readonly runId: string;
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/**
+ * Joins segments (in scan order) into a report: links each run's segments, checks every run
+ * starts at seq 0 from the genesis hash, and that each head names the last stored entry.
+ */
+export function mergeSegments(segments: readonly SegmentResult[], heads: Iterable<RunHead>): VerifyReport {
+  const chains = new Map<string, { lastSeq: number; lastHash: string }>();
+  let entries = 0;
+  let first: { pos: number; problem: VerifyProblem } | undefined;
+  const note = (pos: number, p: VerifyProblem) => {
+    if (!first || pos < first.pos) first = { pos, problem: p };
+  };
+  for (const seg of segments) {
+    entries += seg.entries;
+    if (seg.problem) note(seg.problem.pos, seg.problem.problem);
+    for (const r of seg.runs) {
+      const prev = chains.get(r.runId);
+      const expectedSeq = prev ? prev.lastSeq + 1 : 0;
+      const expectedPrev = prev ? prev.lastHash : GENESIS_HASH;
+      if (r.firstSeq > expectedSeq)
+        note(r.firstPos, problem(r.runId, expectedSeq, "deleted", `seq ${expectedSeq}${r.firstSeq - 1 > expectedSeq ? `..${r.firstSeq - 1}` : ""} missing; the next stored entry is seq ${r.firstSeq} (entry deleted)`));
+      else if (r.firstSeq < expectedSeq) note(r.firstPos, problem(r.runId, r.firstSeq, "reordered", `seq ${r.firstSeq} appears again after seq ${expectedSeq - 1} (entries reordered or duplicated)`));
+      else if (r.firstPrev !== expectedPrev)
+        note(r.firstPos, problem(r.runId, r.firstSeq, "chain_broken", `prev_hash ${r.firstPrev} is not the hash of ${expectedSeq === 0 ? "the genesis (64 zeros)" : `seq ${expectedSeq - 1} (${expectedPrev})`}`));
+      chains.set(r.runId, { lastSeq: r.lastSeq, lastHash: r.lastHash });
+    }
+  }
+  if (first) return { ok: false, runs: chains.size, entries, problem: first.problem };
+  let runs = 0;
+  for (const h of heads) {
+    runs++;
+    const chain = chains.get(h.runId);
+    chains.delete(h.runId);
+    if (!chain) return { ok: false, runs, entries, problem: problem(h.runId, 0, "truncated", `the run's head says seq ${h.seq} but no entries are stored (entries truncated)`) };
+    if (chain.lastSeq < h.seq)
+      return { ok: false, runs, entries, problem: problem(h.runId, chain.lastSeq + 1, "truncated", `the run's head says seq ${h.seq} but the last stored entry is seq ${chain.lastSeq} (entries truncated)`) };
+    if (chain.lastSeq === h.seq && chain.lastHash !== h.hash)
+      return { ok: false, runs, entries, problem: problem(h.runId, h.seq, "head_mismatch", `the last entry hashes to ${chain.lastHash} but the run's head says ${h.hash} (last entry rewritten)`) };
+    // A head behind its chain is a crash between writing entries and moving the head (DynamoDB has no transactions); not tampering.
+  }
+  for (const [runId, chain] of chains)
+    return { ok: false, runs, entries, problem: problem(runId, chain.lastSeq, "head_missing", `entries up to seq ${chain.lastSeq} exist but the run has no head record (run record deleted)`) };
+  return { ok: true, runs, entries };
+}
