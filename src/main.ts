@@ -2,18 +2,43 @@
 import { mkdirSync } from "node:fs";
 import { access, constants, mkdir } from "node:fs/promises";
 import path from "node:path";
+import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
+import type { Probot } from "probot";
 import type { Config } from "./config.js";
 import { githubWebhooks } from "./handlers/github.js";
+import { createGithubApp } from "./handlers/github-app.js";
 import { gitlabWebhooks } from "./handlers/gitlab.js";
 import { jiraWebhooks } from "./handlers/jira.js";
 import { createHttpServer, type HttpEdge, type ReadinessCheck } from "./handlers/server.js";
 import { webhookEdge, type DeliverySink } from "./handlers/webhook-route.js";
+import { startWebhookRelay, type WebhookRelay } from "./handlers/webhook-proxy.js";
+import { createIntake, type Intake } from "./intake.js";
 import type { Logger } from "./log.js";
+import { openSqlite } from "./store/sqlite.js";
+import { buildAuditStores, type AuditStores } from "./orchestrator/evidence/wire.js";
+import type { WorkflowEngine } from "./orchestrator/engine/port.js";
+import { buildEngine } from "./orchestrator/engine/wire.js";
+import { LedgerModelCallRecorder } from "./router/ledger-recorder.js";
+import { secretsManagerFetcher } from "./router/credentials.js";
+import { buildModelRouter, type ModelRouterParts } from "./router/wire.js";
 
 export interface App {
   readonly config: Config;
   readonly server: FastifyInstance;
+  /**
+   * The GitHub App's Probot when APP_ID, the private key and WEBHOOK_SECRET are set: handlers
+   * register with `github.on(...)`, authenticated deliveries reach them via `github.receive(...)`.
+   */
+  readonly github: Probot | undefined;
+  /** The ingestion pipeline: delivery queue, background worker, run requests. */
+  readonly intake: Intake;
+  /** The model router, its kill switch, and the minting of run-scoped model-gateway tokens. */
+  readonly models: ModelRouterParts;
+  /** Run ledger, artifact store, evidence signer and bundles. */
+  readonly audit: AuditStores;
+  /** The workflow engine (ENGINE): starts runs, applies decisions, cancels. */
+  readonly engine: WorkflowEngine;
   /** Starts listening; resolves to the base URL. */
   listen(): Promise<string>;
   /** Stops accepting requests, waits for in-flight ones, then closes every store. */
@@ -28,8 +53,22 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const dataDir = path.resolve(config.data.dir);
   mkdirSync(dataDir, { recursive: true });
 
-  // Until the ingestion pipeline lands, an authenticated delivery is acknowledged and logged only.
-  const sink: DeliverySink = { accept: async () => ({ status: "accepted" }) };
+  const github = createGithubApp(config, logger);
+
+  // One connection to the shared embedded store; every embedded adapter uses it (src/store/sqlite.ts).
+  const dbFile = path.join(dataDir, "orchestrator.db");
+  const db = openSqlite(dbFile, { synchronous: config.data.sqliteSynchronous });
+  closers.push(() => db.close());
+  // Ledger, artifacts, signer and evidence bundles (LEDGER_BACKEND, ARTIFACTS_BACKEND, SIGNER).
+  const audit = await buildAuditStores({ config, dataDir, db, dbFile });
+  closers.push(() => audit.close());
+  const ledger = audit.ledger;
+  const intake = createIntake(config, db, github, logger);
+  closers.push(() => intake.close());
+  // Workflow engine (ENGINE): embedded over the shared database, or Step Functions; stopped before the stores close.
+  const engine = buildEngine({ config, ledger, transactionalLedger: audit.transactionalLedger, db, logger });
+  closers.push(() => engine.stop(config.server.shutdownTimeoutMs));
+  const sink: DeliverySink = intake.sink;
 
   const edges: HttpEdge[] = [];
   const off: string[] = [];
@@ -41,6 +80,22 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   else off.push("Jira webhooks (set JIRA_WEBHOOK_SECRET)");
 
   const readiness: ReadinessCheck[] = [{ name: "data_dir", check: () => writable(dataDir) }];
+  edges.push(audit.edge);
+  readiness.push(...audit.readiness);
+
+  // Model router and the agents' gateway; the policy names provider credentials as env vars, resolved here.
+  const models = await buildModelRouter({
+    settings: config.router,
+    dataDir,
+    db,
+    recorder: new LedgerModelCallRecorder(ledger),
+    env: process.env,
+    fetchSecret: secretsManagerFetcher(),
+    logger,
+  });
+  edges.push(models.edge);
+  readiness.push(models.readiness);
+  closers.push(() => models.close());
 
   const server = await createHttpServer({
     logger,
@@ -52,17 +107,44 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   for (const e of edges) logger.info({ edge: e.name }, "edge on");
   for (const o of off) logger.info(`edge off: ${o}`);
 
+  if (config.github.webhookProxyUrl && !github) logger.warn("WEBHOOK_PROXY_URL is ignored: the GitHub App is not configured");
+  let relay: WebhookRelay | undefined;
+
   return {
     config,
     server,
+    github,
+    intake,
+    models,
+    audit,
+    engine,
     async listen() {
-      return server.listen({ host: config.server.host, port: config.server.port });
+      const url = await server.listen({ host: config.server.host, port: config.server.port });
+      const proxy = config.github.webhookProxyUrl;
+      if (proxy && github) {
+        const target = `${loopbackUrl(server)}/api/github/webhooks`;
+        // A dead channel must not stop the server: it only matters for local development.
+        relay = await startWebhookRelay(proxy, target, logger).catch((err: unknown) => {
+          logger.warn({ err, source: proxy }, "webhook proxy unreachable; deliveries from WEBHOOK_PROXY_URL will not arrive");
+          return undefined;
+        });
+      }
+      return url;
     },
     async close() {
+      // The relay first, so nothing new arrives while in-flight requests finish.
+      await relay?.stop();
       await server.close();
       for (const close of closers.reverse()) await close();
     },
   };
+}
+
+/** Where this process reaches its own server, whatever interface it is bound to. */
+function loopbackUrl(server: FastifyInstance): string {
+  const { address, port, family } = server.server.address() as AddressInfo;
+  if (address === "0.0.0.0" || address === "::") return `http://127.0.0.1:${port}`;
+  return family === "IPv6" ? `http://[${address}]:${port}` : `http://${address}:${port}`;
 }
 
 async function writable(dir: string): Promise<void> {

@@ -55,11 +55,12 @@ describe("orchestrator serve", () => {
     await new Promise((r) => setTimeout(r, 200));
     s.child.kill("SIGTERM");
     await new Promise((r) => s.child.stdout.once("data", r));
-    // A new connection (not one kept alive from before) finds nobody listening.
+    // A new connection (not one kept alive from before) is not served: refused once the listener
+    // is closed, reset or answered 503 while fastify is still closing it.
     const refused = await new Promise<string>((resolve) => {
       http.get(`${s.url}/healthz`, { agent: false }, (res) => resolve(`answered ${res.statusCode}`)).on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     });
-    expect(refused).toBe("ECONNREFUSED");
+    expect(refused).toMatch(/^(ECONNREFUSED|ECONNRESET|answered 503)$/);
     inFlight.finish();
 
     const res = await inFlight.response;
