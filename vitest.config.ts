@@ -9,5 +9,6 @@ export default defineConfig({
     // Tests start real servers and child processes; two cores means two workers at most.
     maxWorkers: 2,
     reporters: ["default", "./test/summary-reporter.ts"],
+    globalSetup: ["./test/global-setup.ts"],
   },
 });

@@ -1,6 +1,6 @@
 // Runs the real `orchestrator` command (src/cli.ts through tsx) as a child process.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,10 +14,12 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { PATH: process.env["PATH"], HOME: process.env["HOME"], LOG_FORMAT: "json", ...extra };
 }
 
-/** Starts the command in an empty temp dir (no .env there). */
+/** Starts the command in an empty temp dir (no .env there), removed when the command exits. */
 export function spawnCli(args: readonly string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
   const cwd = mkdtempSync(path.join(tmpdir(), "orchestrator-cli-"));
-  return spawn(process.execPath, ["--import", tsx, cliEntry, ...args], { cwd, env: cleanEnv(env) });
+  const child = spawn(process.execPath, ["--import", tsx, cliEntry, ...args], { cwd, env: cleanEnv(env) });
+  child.once("close", () => rmSync(cwd, { recursive: true, force: true }));
+  return child;
 }
 
 export interface CliResult {
