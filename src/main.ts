@@ -16,12 +16,10 @@ import { startWebhookRelay, type WebhookRelay } from "./handlers/webhook-proxy.j
 import { createIntake, type Intake } from "./intake.js";
 import type { Logger } from "./log.js";
 import { openSqlite } from "./store/sqlite.js";
-import { buildAuditStores, type AuditStores } from "./orchestrator/evidence/wire.js";
+import type { AuditStores } from "./orchestrator/evidence/wire.js";
 import type { WorkflowEngine } from "./orchestrator/engine/port.js";
-import { buildEngine } from "./orchestrator/engine/wire.js";
-import { LedgerModelCallRecorder } from "./router/ledger-recorder.js";
-import { secretsManagerFetcher } from "./router/credentials.js";
-import { buildModelRouter, type ModelRouterParts } from "./router/wire.js";
+import type { ModelRouterParts } from "./router/wire.js";
+import { buildRunServices, type RunServiceOverrides } from "./run-services.js";
 
 export interface App {
   readonly config: Config;
@@ -48,7 +46,7 @@ export interface App {
 /** Something the app must close on shutdown, in reverse order of creation. */
 type Closer = () => Promise<void> | void;
 
-export async function createApp(config: Config, logger: Logger): Promise<App> {
+export async function createApp(config: Config, logger: Logger, overrides: RunServiceOverrides = {}): Promise<App> {
   const closers: Closer[] = [];
   const dataDir = path.resolve(config.data.dir);
   mkdirSync(dataDir, { recursive: true });
@@ -59,15 +57,13 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const dbFile = path.join(dataDir, "orchestrator.db");
   const db = openSqlite(dbFile, { synchronous: config.data.sqliteSynchronous });
   closers.push(() => db.close());
-  // Ledger, artifacts, signer and evidence bundles (LEDGER_BACKEND, ARTIFACTS_BACKEND, SIGNER).
-  const audit = await buildAuditStores({ config, dataDir, db, dbFile });
-  closers.push(() => audit.close());
+  // Audit stores, model router and workflow engine, each closed after what depends on it.
+  const { audit, models, engine, closers: runClosers } = await buildRunServices({ config, dataDir, db, dbFile, logger, env: process.env, overrides });
+  closers.push(...runClosers);
   const ledger = audit.ledger;
-  const intake = createIntake(config, db, github, logger);
+  // Ingestion starts runs on the engine and applies slash commands to them; its worker stops first on shutdown.
+  const intake = createIntake(config, db, github, logger, { engine, ledger });
   closers.push(() => intake.close());
-  // Workflow engine (ENGINE): embedded over the shared database, or Step Functions; stopped before the stores close.
-  const engine = buildEngine({ config, ledger, transactionalLedger: audit.transactionalLedger, db, logger });
-  closers.push(() => engine.stop(config.server.shutdownTimeoutMs));
   const sink: DeliverySink = intake.sink;
 
   const edges: HttpEdge[] = [];
@@ -83,19 +79,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   edges.push(audit.edge);
   readiness.push(...audit.readiness);
 
-  // Model router and the agents' gateway; the policy names provider credentials as env vars, resolved here.
-  const models = await buildModelRouter({
-    settings: config.router,
-    dataDir,
-    db,
-    recorder: new LedgerModelCallRecorder(ledger),
-    env: process.env,
-    fetchSecret: secretsManagerFetcher(),
-    logger,
-  });
   edges.push(models.edge);
   readiness.push(models.readiness);
-  closers.push(() => models.close());
 
   const server = await createHttpServer({
     logger,

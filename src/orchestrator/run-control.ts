@@ -1,8 +1,18 @@
 // Port for slash commands that act on existing runs (approve, reject, cancel, retry); the workflow engine implements it.
-import type { EventActor, EventRepo, EventSubject } from "../events/schema.js";
+import type { EventActor, EventRepo, EventSource, EventSubject } from "../events/schema.js";
 import type { RunControlCommand } from "./triggers/decide.js";
+
+/** Where a command was typed and by whom: the subject's runs are the ones it acts on. */
+export interface RunControlTarget {
+  readonly source: EventSource;
+  readonly repo: EventRepo;
+  readonly subject: EventSubject;
+  readonly actor: EventActor;
+  /** The command's event id; `retry` derives the new run's idempotency key from it. */
+  readonly eventId: string;
+}
 
 export interface RunControl {
   /** Applies the command to the subject's run; resolves to the reply to post. */
-  apply(command: RunControlCommand, target: { repo: EventRepo; subject: EventSubject; actor: EventActor; eventId: string }): Promise<string>;
+  apply(command: RunControlCommand, target: RunControlTarget): Promise<string>;
 }

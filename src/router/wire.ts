@@ -1,4 +1,6 @@
 // Assembles the model router and its gateway from settings: the policy (failing closed if it is invalid), budgets, recorder, tokens.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config.js";
 import type { HttpEdge, ReadinessCheck } from "../handlers/server.js";
@@ -21,6 +23,12 @@ export interface ModelRouterParts {
   readonly killSwitch: KillSwitch;
   readonly edge: HttpEdge;
   readonly readiness: ReadinessCheck;
+  /**
+   * What runs record as their `policy_version`: the loaded policy's version, or
+   * `invalid:<sha256 of the file>` (`invalid:unreadable`) when it failed to load. Runs still start
+   * then, and every model call they make is refused, so the ledger says which file governed them.
+   */
+  readonly policyVersion: string;
   /** Writes what is still buffered (budget settlements); call before the database closes. */
   close(): void;
 }
@@ -66,6 +74,7 @@ export async function buildModelRouter(o: ModelRouterOptions): Promise<ModelRout
     router,
     tokens,
     killSwitch,
+    policyVersion: state ? state.loaded.version : invalidPolicyVersion(file),
     edge: modelGateway({ router, tokens }),
     close: () => budgets.flush(),
     readiness: {
@@ -75,4 +84,12 @@ export async function buildModelRouter(o: ModelRouterOptions): Promise<ModelRout
       },
     },
   };
+}
+
+function invalidPolicyVersion(file: string): string {
+  try {
+    return `invalid:${createHash("sha256").update(readFileSync(file)).digest("hex")}`;
+  } catch {
+    return "invalid:unreadable";
+  }
 }

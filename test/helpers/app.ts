@@ -5,6 +5,7 @@ import path from "node:path";
 import { pino } from "pino";
 import { loadConfig, type Config, type Env } from "../../src/config.js";
 import { createApp, type App } from "../../src/main.js";
+import type { RunServiceOverrides } from "../../src/run-services.js";
 
 export interface RunningApp {
   readonly app: App;
@@ -14,12 +15,15 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** `logs`: where the app's JSON log lines go (give LOG_LEVEL in `env`); silent by default. */
-export async function startApp(env: Env = {}, logs?: NodeJS.WritableStream): Promise<RunningApp> {
+/**
+ * `logs`: where the app's JSON log lines go (give LOG_LEVEL in `env`); silent by default.
+ * `overrides`: scripted activities or a shorter retry backoff for the workflow engine.
+ */
+export async function startApp(env: Env = {}, logs?: NodeJS.WritableStream, overrides: RunServiceOverrides = {}): Promise<RunningApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "orchestrator-test-"));
   const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env });
   const logger = logs ? pino({ level: config.log.level }, logs as pino.DestinationStream) : pino({ level: config.log.level });
-  const app = await createApp(config, logger);
+  const app = await createApp(config, logger, overrides);
   const url = await app.listen();
   return {
     app,

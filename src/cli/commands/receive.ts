@@ -1,10 +1,13 @@
 // `orchestrator receive`: feeds one payload through the whole ingestion path (normalise, record, process) without HTTP.
 import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { createGithubApp } from "../../handlers/github-app.js";
 import { HttpError } from "../../handlers/http-error.js";
+import { readEnv } from "../../config.js";
 import { createIntake } from "../../intake.js";
+import { buildRunServices } from "../../run-services.js";
 import { openSqlite } from "../../store/sqlite.js";
 import type { CliContext } from "../context.js";
 import { checkSource, eventName } from "./normalize.js";
@@ -13,7 +16,7 @@ import { readPayload, usageError } from "../payload-input.js";
 export default function register(program: Command, ctx: CliContext): void {
   program
     .command("receive")
-    .description("Process one webhook payload as if it had arrived (like `probot receive`): dedupe, triggers, run requests, replies.")
+    .description("Process one webhook payload as if it had arrived (like `probot receive`): dedupe, triggers, run requests and their runs (queued for the server's engine), replies.")
     .requiredOption("--source <source>", "github | gitlab | jira")
     .option("--event <name>", "vendor event name (X-GitHub-Event / X-Gitlab-Event; Jira: the body's webhookEvent)")
     .option("--file <path>", "payload file (default: standard input)")
@@ -24,8 +27,14 @@ export default function register(program: Command, ctx: CliContext): void {
       const name = eventName(source, opts.event, payload);
       const config = ctx.config();
       const logger = ctx.logger(config);
-      const db = openSqlite(path.join(path.resolve(config.data.dir), "orchestrator.db"), { synchronous: config.data.sqliteSynchronous });
-      const intake = createIntake(config, db, createGithubApp(config, logger), logger);
+      const dataDir = path.resolve(config.data.dir);
+      mkdirSync(dataDir, { recursive: true });
+      const dbFile = path.join(dataDir, "orchestrator.db");
+      const db = openSqlite(dbFile, { synchronous: config.data.sqliteSynchronous });
+      // Like the server: a trigger's run is recorded in the ledger and queued on the engine. This
+      // one-shot process executes no steps; the server's engine (same DATA_DIR or Step Functions) runs them.
+      const services = await buildRunServices({ config, dataDir, db, dbFile, logger, env: readEnv(), takeWork: false });
+      const intake = createIntake(config, db, createGithubApp(config, logger), logger, { engine: services.engine, ledger: services.audit.ledger });
       try {
         const id = opts.id ?? randomUUID();
         const ack = await intake.sink
@@ -36,6 +45,7 @@ export default function register(program: Command, ctx: CliContext): void {
         process.stdout.write(`${JSON.stringify({ delivery_id: id, ...ack, processing: row ? { status: row.status, attempts: row.attempts, outcome: row.outcome, last_error: row.last_error } : null }, null, 2)}\n`);
       } finally {
         await intake.close();
+        for (const close of [...services.closers].reverse()) await close();
         db.close();
       }
     });

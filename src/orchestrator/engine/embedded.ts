@@ -12,13 +12,14 @@ import {
   type RunState,
 } from "../activities/port.js";
 import type { ActivityRegistry } from "../activities/registry.js";
-import { LedgerConflictError, newRunId, type NewEntry, type RunStatus, type TransactionalLedger } from "../ledger/port.js";
+import { LedgerConflictError, newRunId, type Entry, type NewEntry, type RunStatus, type TransactionalLedger } from "../ledger/port.js";
 import { RunRequest } from "../run-request.js";
 import { WorkflowCatalog } from "../workflows/index.js";
+import { approvalProgress, decisionEffect, DEFAULT_CHECKLIST } from "../workflows/approvals.js";
 import { afterFailure, TIMEOUT_ERROR } from "../workflows/policy.js";
 import { initialState, isFailureStep, nextStepId, runCreatedEntry, stepById } from "../workflows/run-state.js";
 import { activityKinds, type FailureStep, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
-import { RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
+import { approvalOutput, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
 
 export interface EmbeddedEngineOptions {
   /** The shared connection to DATA_DIR/orchestrator.db; the engine creates its `engine_runs` table. */
@@ -41,6 +42,8 @@ export interface EmbeddedEngineOptions {
   readonly policyVersion: string;
   readonly logger?: Logger;
   readonly now?: () => number;
+  /** Milliseconds to wait before a retry the definition delays by `seconds`; tests shorten the backoff with it. */
+  readonly retryDelayMs?: (seconds: number) => number;
 }
 
 type Phase = "ready" | "leased" | "parked" | "done";
@@ -114,8 +117,6 @@ CREATE INDEX IF NOT EXISTS engine_runs_deadline ON engine_runs (deadline_at) WHE
 /** setTimeout's ceiling (~24.8 days); longer step timeouts are cut to it. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The approval checklist when the await_approvals activity names none (DESIGN: Spec / Plan / Risk / Release). */
-const DEFAULT_CHECKLIST = ["spec", "plan", "risk", "release"];
 
 export class EmbeddedEngine implements WorkflowEngine {
   readonly backend = "embedded" as const;
@@ -228,29 +229,40 @@ export class EmbeddedEngine implements WorkflowEngine {
   }
 
   async decide(runId: string, decision: Decision): Promise<void> {
+    // The checklist so far is read from the ledger; the decision is appended conditionally on
+    // what was read, so two decisions arriving together cannot both miss each other.
+    for (let tries = 1; ; tries++) {
+      const entries = await this.ledger.entries(runId);
+      try {
+        return this.decideOn(runId, decision, entries);
+      } catch (err) {
+        if (!(err instanceof LedgerConflictError) || tries >= 5) throw err;
+      }
+    }
+  }
+
+  private decideOn(runId: string, decision: Decision, entries: readonly Entry[]): void {
     let launch: Job[] = [];
     inTransaction(this.db, () => {
       const row = this.row(runId);
       const def = this.definition(row);
       const step = stepById(def, row.step_id);
-      if (row.phase !== "parked" || !step || activityKinds[step.activity] !== "approval")
+      const progress = approvalProgress(entries);
+      if (row.phase !== "parked" || !step || activityKinds[step.activity] !== "approval" || !progress?.open || progress.step !== step.id)
         throw new RunStateError(runId, `is not waiting for a decision (status ${row.status}, step ${row.step_id})`);
-      const entries: NewEntry[] = [
-        { type: "decision", payload: { decision: decision.decision, by: decision.by, via: decision.via, step: step.id, ...(decision.reason ? { reason: decision.reason } : {}) } },
-      ];
-      if (decision.decision === "changes_requested") {
-        // Recorded; the run keeps waiting for an approval or a rejection.
-        this.q.update.run(...this.columns(row, { ledger_seq: this.append(runId, row.ledger_seq, entries) }));
+      const effect = decisionEffect(progress, decision);
+      if (effect.effect === "invalid") throw new RunStateError(runId, effect.reason);
+      const recorded = this.ledger.appendInTransaction([{ runId, expectedSeq: entries.length, entries: [decisionEntry(step.id, decision)] }]);
+      const current: RunRow = { ...row, ledger_seq: recorded[0]!.head.seq + 1 };
+      if (effect.effect === "wait") {
+        // Recorded; the run keeps waiting for the remaining items (or a decision after changes were requested).
+        this.q.update.run(...this.columns(current, {}));
         return;
       }
       const state = JSON.parse(row.state) as RunState;
-      const t = new Transition(row, def, state, entries, this.now());
-      if (decision.decision === "approved") {
-        const output: Json = { decision: decision.decision, by: decision.by, via: decision.via };
-        t.succeeded(step, output);
-      } else {
-        t.failed(step, REJECTED_ERROR, `rejected by ${decision.by} via ${decision.via}${decision.reason ? `: ${decision.reason}` : ""}`);
-      }
+      const t = this.transition(current, def, state, [], this.now());
+      if (effect.effect === "resume") t.succeeded(step, approvalOutput(decision, progress.checklist));
+      else t.failed(step, REJECTED_ERROR, rejectionCause(decision));
       this.commit(t, false);
       // The resumed run is taken in the same commit when a slot is free: one fsync from decision to next step.
       if (this.claimable()) launch = this.claim(this.now(), this.opts.concurrency - this.inflight.size);
@@ -263,7 +275,7 @@ export class EmbeddedEngine implements WorkflowEngine {
       const row = this.row(runId);
       if (row.phase === "done") throw new RunStateError(runId, `has already ended (${row.status}); nothing to cancel`);
       const state = JSON.parse(row.state) as RunState;
-      const t = new Transition(row, this.definition(row), state, [], this.now());
+      const t = this.transition(row, this.definition(row), state, [], this.now());
       t.end("cancelled", `cancelled by ${by.by}${by.reason ? `: ${by.reason}` : ""}`);
       this.commit(t, false);
     });
@@ -415,7 +427,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     const state = JSON.parse(row.state) as RunState;
     const def = this.catalog.named(row.workflow);
     const step = def && stepById(def, row.step_id);
-    const t = new Transition(row, def, state, [], now);
+    const t = this.transition(row, def, state, [], now);
     if (!def || !step) {
       t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build; the run cannot continue`);
       this.commit(t, false);
@@ -433,7 +445,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     const def = job.def;
     const step = stepById(def, job.stepId)!;
     // While the lease holds, nobody else changes the run, so the state in hand is the stored one.
-    const t = new Transition(row, def, job.state, [], now);
+    const t = this.transition(row, def, job.state, [], now);
     if (!outcome.ok) t.failed(step, outcome.error, outcome.message);
     else if (activityKinds[step.activity] === "approval") t.park(step, outcome.output);
     else t.succeeded(step, outcome.output);
@@ -446,7 +458,7 @@ export class EmbeddedEngine implements WorkflowEngine {
       inTransaction(this.db, () => {
         const row = this.q.lease.get(job.runId) as RunRow | undefined;
         if (!row || row.phase !== "leased" || row.lease_token !== job.token) return;
-        const t = new Transition(row, job.def, job.state, [], this.now());
+        const t = this.transition(row, job.def, job.state, [], this.now());
         t.end("failed", `the result of step ${job.stepId} could not be recorded: ${errorMessageOf(err)}`);
         this.commit(t, false);
       });
@@ -460,7 +472,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     for (const row of this.q.expired.all(now) as unknown as RunRow[]) {
       const def = this.catalog.named(row.workflow);
       const step = def && stepById(def, row.step_id);
-      const t = new Transition(row, def, JSON.parse(row.state) as RunState, [], now);
+      const t = this.transition(row, def, JSON.parse(row.state) as RunState, [], now);
       if (!def || !step) t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build`);
       else t.failed(step, TIMEOUT_ERROR, `no decision within ${step.timeout_seconds} s`);
       this.commit(t, false);
@@ -531,6 +543,10 @@ export class EmbeddedEngine implements WorkflowEngine {
         return this.ledger.appendInTransaction(request(err.actualNextSeq))[0]!.head.seq + 1;
       throw err;
     }
+  }
+
+  private transition(row: RunRow, def: WorkflowDefinition | undefined, state: RunState, entries: NewEntry[], now: number): Transition {
+    return new Transition(row, def, state, entries, now, this.opts.retryDelayMs ?? ((seconds) => seconds * 1000));
   }
 
   private row(runId: string): RunRow {
@@ -609,6 +625,7 @@ class Transition {
     public state: RunState,
     readonly entries: NewEntry[],
     readonly now: number,
+    private readonly retryDelayMs: (seconds: number) => number,
   ) {
     this.status = row.status;
     this.phase = row.phase;
@@ -669,7 +686,7 @@ class Transition {
       this.attempt += 1;
       this.setStatus("running");
       this.phase = "ready";
-      this.runAt = this.now + after.delaySeconds * 1000;
+      this.runAt = this.now + this.retryDelayMs(after.delaySeconds);
       return;
     }
     if (failure) return this.end("failed", `${this.failureReason()}; the failure report failed too: ${error}: ${message}`);
@@ -680,7 +697,7 @@ class Transition {
 
   /** The approval request went out: the run waits as a row, with no timer, until a decision or its deadline. */
   park(step: StepDefinition | FailureStep, output: JsonObject): void {
-    const checklist = Array.isArray(output.checklist) && output.checklist.every((c) => typeof c === "string" && c) ? (output.checklist as string[]) : DEFAULT_CHECKLIST;
+    const checklist = Array.isArray(output.checklist) && output.checklist.every((c) => typeof c === "string" && c) ? (output.checklist as string[]) : [...DEFAULT_CHECKLIST];
     this.entries.push({ type: "approval_requested", payload: { step: step.id, attempt: this.attempt, checklist } });
     this.setStatus("awaiting_human");
     this.phase = "parked";

@@ -1,5 +1,5 @@
 // The workflow engine port: start a run from a run request, decide a parked approval, cancel; one adapter per backend.
-import type { RunStatus } from "../ledger/port.js";
+import type { NewEntry, RunStatus } from "../ledger/port.js";
 import type { RunRequest, RunRequestSink } from "../run-request.js";
 
 export const DecisionKind = ["approved", "rejected", "changes_requested"] as const;
@@ -11,6 +11,29 @@ export interface Decision {
   readonly by: string;
   readonly via: "review" | "slash_command" | "api";
   readonly reason?: string;
+  /**
+   * The approval checklist item decided (`approve plan`); the run resumes once every item is
+   * approved. Without one, an approval approves every remaining item (a forge review approval).
+   */
+  readonly item?: string;
+}
+
+/** The ledger entry recording a decision on approval step `step` (both engines write the same one). */
+export function decisionEntry(step: string, d: Decision): NewEntry<"decision"> {
+  return {
+    type: "decision",
+    payload: { decision: d.decision, by: d.by, via: d.via, step, ...(d.item ? { item: d.item } : {}), ...(d.reason ? { reason: d.reason } : {}) },
+  };
+}
+
+/** The approval step's output once its last item is approved: who gave the final approval, and the checklist it completed. */
+export function approvalOutput(d: Decision, checklist: readonly string[]): { decision: string; by: string; via: string; checklist: string[] } {
+  return { decision: d.decision, by: d.by, via: d.via, checklist: [...checklist] };
+}
+
+/** The cause an approval step fails with on a rejection. */
+export function rejectionCause(d: Decision): string {
+  return `rejected by ${d.by} via ${d.via}${d.item ? ` (${d.item})` : ""}${d.reason ? `: ${d.reason}` : ""}`;
 }
 
 export interface StartResult {
@@ -24,7 +47,8 @@ export interface WorkflowEngine {
   /** Starts a run for the request; the same idempotency key always yields the same single run. */
   start(request: RunRequest): Promise<StartResult>;
   /**
-   * Applies a decision to a run parked at an approval step: `approved` resumes it, `rejected`
+   * Applies a decision to a run parked at an approval step: `approved` resumes it once every
+   * checklist item is approved (see `item`), `rejected`
    * fails the step with Approval.Rejected (the definition's catch decides what follows),
    * `changes_requested` is recorded and the run keeps waiting.
    */

@@ -24,10 +24,11 @@ import { recorder } from "../activities/dispatcher.js";
 import { LedgerConflictError, type Ledger, type RunStatus } from "../ledger/port.js";
 import { RunRequest } from "../run-request.js";
 import { WorkflowCatalog } from "../workflows/index.js";
+import { approvalProgress, decisionEffect, type ApprovalProgress } from "../workflows/approvals.js";
 import { initialState, runCreatedEntry } from "../workflows/run-state.js";
 import type { WorkflowDefinition } from "../workflows/schema.js";
 import { compileToAsl, type AslTargets } from "./asl.js";
-import { RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
+import { approvalOutput, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
 
 /** Where the state machines live: `arn:aws:states:<region>:<account>:stateMachine:<prefix><Name>`. */
 export interface StateMachineNaming {
@@ -113,35 +114,45 @@ export class StepFunctionsEngine implements WorkflowEngine {
   }
 
   async decide(runId: string, decision: Decision): Promise<void> {
-    const entries = await this.opts.ledger.entries(runId);
-    if (entries.length === 0) throw new RunNotFoundError(runId);
-    const asked = [...entries].reverse().find((e) => e.type === "approval_requested");
-    const token = asked?.payload.task_token;
-    const step = String(asked?.payload.step ?? "");
-    const attempt = Number(asked?.payload.attempt ?? 1);
-    const answered = asked && entries.slice(entries.indexOf(asked)).some((e) => (e.type === "step_finished" || e.type === "step_failed") && e.payload.step === step);
-    const ended = ["succeeded", "failed", "cancelled"].includes(String([...entries].reverse().find((e) => e.type === "status_changed")?.payload.to));
-    if (typeof token !== "string" || answered || ended) throw new RunStateError(runId, "is not waiting for a decision");
-    const record = recorder(this.opts.ledger, runId);
-    const decisionEntry = { type: "decision" as const, payload: { decision: decision.decision, by: decision.by, via: decision.via, step, ...(decision.reason ? { reason: decision.reason } : {}) } };
-    if (decision.decision === "changes_requested") return record([decisionEntry]);
+    // The decision is appended conditionally on the entries read, so two decisions arriving
+    // together cannot both miss each other; only the one completing the checklist resumes the run.
+    for (let tries = 1; ; tries++) {
+      const entries = await this.opts.ledger.entries(runId);
+      if (entries.length === 0) throw new RunNotFoundError(runId);
+      const progress = approvalProgress(entries);
+      if (!progress?.open || !progress.taskToken) throw new RunStateError(runId, "is not waiting for a decision");
+      const effect = decisionEffect(progress, decision);
+      if (effect.effect === "invalid") throw new RunStateError(runId, effect.reason);
+      try {
+        await this.opts.ledger.append([{ runId, expectedSeq: entries.length, entries: [decisionEntry(progress.step, decision)] }]);
+      } catch (err) {
+        if (err instanceof LedgerConflictError && tries < 5) continue;
+        throw err;
+      }
+      if (effect.effect === "wait") return;
+      return this.answer(runId, decision, progress, effect.effect === "resume");
+    }
+  }
+
+  /** Completes the approval task: success once every item is approved, failure on a rejection. */
+  private async answer(runId: string, decision: Decision, progress: ApprovalProgress, approved: boolean): Promise<void> {
+    const { step, attempt } = progress;
+    const cause = rejectionCause(decision);
     try {
-      if (decision.decision === "approved") {
-        await this.opts.sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ decision: decision.decision, by: decision.by, via: decision.via }) }));
+      if (approved) {
+        await this.opts.sfn.send(new SendTaskSuccessCommand({ taskToken: progress.taskToken, output: JSON.stringify(approvalOutput(decision, progress.checklist)) }));
       } else {
-        const cause = `rejected by ${decision.by} via ${decision.via}${decision.reason ? `: ${decision.reason}` : ""}`;
-        await this.opts.sfn.send(new SendTaskFailureCommand({ taskToken: token, error: REJECTED_ERROR, cause }));
+        await this.opts.sfn.send(new SendTaskFailureCommand({ taskToken: progress.taskToken, error: REJECTED_ERROR, cause }));
       }
     } catch (err) {
       if (err instanceof TaskTimedOut || err instanceof TaskDoesNotExist || err instanceof InvalidToken)
         throw new RunStateError(runId, `its approval step no longer waits (${err.name}); the run has moved on or timed out`);
       throw err;
     }
-    const outcome =
-      decision.decision === "approved"
-        ? { type: "step_finished" as const, payload: { step, attempt } }
-        : { type: "step_failed" as const, payload: { step, attempt, error: REJECTED_ERROR, message: `rejected by ${decision.by}` } };
-    await record([decisionEntry, outcome, { type: "status_changed", payload: { to: "running" } }]);
+    const outcome = approved
+      ? { type: "step_finished" as const, payload: { step, attempt } }
+      : { type: "step_failed" as const, payload: { step, attempt, error: REJECTED_ERROR, message: cause } };
+    await recorder(this.opts.ledger, runId)([outcome, { type: "status_changed", payload: { to: "running" } }]);
   }
 
   async cancel(runId: string, by: { by: string; reason?: string }): Promise<void> {

@@ -11,7 +11,7 @@ import { EmbeddedEngine } from "./embedded.js";
 import type { WorkflowEngine } from "./port.js";
 import { StepFunctionsEngine, type StateMachineNaming } from "./step-functions.js";
 
-/** The policy version runs record until the router publishes one per routing-policy.yaml revision. */
+/** The policy version runs record where no router is built (the activity Lambda, CLI tools that never start runs). */
 export const DEFAULT_POLICY_VERSION = "routing-policy.yaml";
 
 export interface EngineParts {
@@ -24,9 +24,13 @@ export interface EngineParts {
   readonly logger: Logger;
   readonly activities?: ActivityRegistry;
   readonly policyVersion?: string;
+  /** Embedded engine: milliseconds before a retry delayed by `seconds` (tests shorten the definitions' backoff). */
+  readonly retryDelayMs?: (seconds: number) => number;
+  /** Embedded engine: false records and queues runs without executing steps in this process (one-shot CLI commands). Default true. */
+  readonly takeWork?: boolean;
 }
 
-/** The engine for ENGINE=embedded|step-functions; the embedded one starts taking work at once. */
+/** The engine for ENGINE=embedded|step-functions; the embedded one starts taking work at once unless `takeWork` is false. */
 export function buildEngine(p: EngineParts): WorkflowEngine {
   const { config } = p;
   const policyVersion = p.policyVersion ?? DEFAULT_POLICY_VERSION;
@@ -49,8 +53,9 @@ export function buildEngine(p: EngineParts): WorkflowEngine {
     pollIntervalMs: e.pollIntervalMs,
     policyVersion,
     logger: p.logger.child({ component: "engine" }),
+    ...(p.retryDelayMs ? { retryDelayMs: p.retryDelayMs } : {}),
   });
-  engine.startWorker();
+  if (p.takeWork ?? true) engine.startWorker();
   return engine;
 }
 

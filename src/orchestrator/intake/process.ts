@@ -3,6 +3,7 @@ import type { Event, EventRepo, EventSubject, Permission } from "../../events/sc
 import { writeLevels, type ForgeIntakePorts, type TrackerCommentPoster } from "../forge-ports.js";
 import { configPath, loadRepoConfig } from "../repo-config/loader.js";
 import type { RepoConfig } from "../repo-config/schema.js";
+import type { RunSummary } from "../ledger/port.js";
 import type { RunControl } from "../run-control.js";
 import { subjectRef, type RunRequestLog, type RunRequestSink, type RunType } from "../run-request.js";
 import type { CommandReader } from "../triggers/command.js";
@@ -31,6 +32,8 @@ export interface ProcessorDeps {
   readonly runRequests: RunRequestSink & RunRequestLog;
   readonly readCommands: CommandReader;
   readonly runControl?: RunControl;
+  /** The runs about an issue, PR/MR or Jira issue, newest first (from the run ledger), for `/orchestrator status`. */
+  readonly runs?: (repo: EventRepo, subject: EventSubject) => Promise<readonly RunSummary[]>;
   readonly settings: IntakeSettings;
 }
 
@@ -85,19 +88,28 @@ async function act(deps: ProcessorDeps, event: Event, repo: EventRepo, config: R
       return `replied (${d.reason})${await reply(deps, event, repo, d.body)}`;
     case "status": {
       const rows = deps.runRequests.forSubject(repo.full_path, subjectRef(event.subject));
-      const body =
-        rows.length === 0
-          ? "No runs have been requested here yet."
-          : ["| run request | type | trigger | requested by | at |", "| --- | --- | --- | --- | --- |"]
-              .concat(rows.map((r) => `| \`${r.id}\` | ${r.request.run_type} | ${r.request.trigger} | ${r.request.requested_by.login} | ${r.created_at} |`))
-              .join("\n");
+      const runs = deps.runs ? await deps.runs(repo, event.subject) : [];
+      const tables: string[] = [];
+      if (rows.length > 0)
+        tables.push(
+          ["| run request | type | trigger | requested by | at |", "| --- | --- | --- | --- | --- |"]
+            .concat(rows.map((r) => `| \`${r.id}\` | ${r.request.run_type} | ${r.request.trigger} | ${r.request.requested_by.login} | ${r.created_at} |`))
+            .join("\n"),
+        );
+      if (runs.length > 0)
+        tables.push(
+          ["| run | type | status | started | updated |", "| --- | --- | --- | --- | --- |"]
+            .concat(runs.map((r) => `| \`${r.run_id}\` | ${r.run_type} | **${r.status}** | ${r.created_at} | ${r.updated_at} |`))
+            .join("\n"),
+        );
+      const body = tables.length === 0 ? "No runs have been requested here yet." : tables.join("\n\n");
       return `replied (status)${await reply(deps, event, repo, body)}`;
     }
     case "control": {
       const denied = await deny(deps, event, repo, config, `/orchestrator ${d.command.name}`);
       if (denied) return denied;
       const body = deps.runControl
-        ? await deps.runControl.apply(d.command, { repo, subject: event.subject, actor: event.actor, eventId: event.id })
+        ? await deps.runControl.apply(d.command, { source: event.source, repo, subject: event.subject, actor: event.actor, eventId: event.id })
         : `\`/orchestrator ${d.command.name}\` acts on a run, and no workflow engine is running on this server yet, so nothing was changed.`;
       return `${d.command.name}${deps.runControl ? "" : " not applied (no workflow engine)"}${await reply(deps, event, repo, body)}`;
     }

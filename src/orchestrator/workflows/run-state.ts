@@ -23,8 +23,11 @@ export function initialState(runId: string, request: RunRequest, def: WorkflowDe
   };
 }
 
-/** The ledger's view of what a run is about. */
-function ledgerSubjects(request: RunRequest): Subject[] {
+/**
+ * The ledger's view of what a run is about (its `listRuns({subject})` keys). Takes the parts of a
+ * request an event also has, so slash commands find the runs of the PR/issue they are typed on.
+ */
+export function ledgerSubjects(request: Pick<RunRequest, "repo" | "subject" | "jira_issue">): Subject[] {
   const s = request.subject;
   const out: Subject[] = [];
   const forge = request.repo.forge;

@@ -133,6 +133,55 @@ describe("embedded engine: semantics", () => {
     expect(ledgerTrace(entries)).toContain("await_approvals:Approval.Rejected");
   });
 
+  it("resumes only when every checklist item is approved; an approval without an item approves the rest", async () => {
+    const { acts, engine, ledger } = engineWith({});
+    const a = await engine.start(request("impl_change"));
+    await waitForStatus(engine, a.runId, ["awaiting_human"]);
+    await engine.decide(a.runId, { decision: "approved", by: "alice", via: "slash_command", item: "plan" });
+    await engine.decide(a.runId, { decision: "approved", by: "alice", via: "slash_command", item: "plan" });
+    await engine.decide(a.runId, { decision: "approved", by: "bob", via: "slash_command", item: "spec" });
+    await engine.decide(a.runId, { decision: "approved", by: "bob", via: "slash_command", item: "risk" });
+    expect(await engine.status(a.runId)).toBe("awaiting_human");
+    await expect(engine.decide(a.runId, { decision: "approved", by: "bob", via: "slash_command", item: "vibes" })).rejects.toThrow(/"vibes" is not on its approval checklist \(spec, plan, risk, release\)/);
+    await engine.decide(a.runId, { decision: "approved", by: "carol", via: "slash_command", item: "release" });
+    expect(await waitForStatus(engine, a.runId, ["succeeded", "failed"])).toBe("succeeded");
+    const entries = await ledger.entries(a.runId);
+    expect(entries.filter((e) => e.type === "decision").map((e) => e.payload.item)).toEqual(["plan", "plan", "spec", "risk", "release"]);
+    expect(entries.find((e) => e.type === "step_finished" && e.payload.step === "await_approvals")!.payload.output).toEqual({
+      decision: "approved",
+      by: "carol",
+      via: "slash_command",
+      checklist: ["spec", "plan", "risk", "release"],
+    });
+
+    const b = await engine.start(request("impl_change"));
+    await waitForStatus(engine, b.runId, ["awaiting_human"]);
+    await engine.decide(b.runId, { decision: "approved", by: "alice", via: "slash_command", item: "spec" });
+    await engine.decide(b.runId, { decision: "approved", by: "dave", via: "review" });
+    expect(await waitForStatus(engine, b.runId, ["succeeded", "failed"])).toBe("succeeded");
+    expect(acts.trace(b.runId).at(-1)).toBe("report:ok");
+  });
+
+  it("rejecting one item fails the approval step even after other items were approved", async () => {
+    const { acts, engine, ledger } = engineWith({});
+    const { runId } = await engine.start(request("impl_change"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    await engine.decide(runId, { decision: "approved", by: "alice", via: "slash_command", item: "spec" });
+    await engine.decide(runId, { decision: "rejected", by: "bob", via: "slash_command", item: "risk", reason: "billing schema" });
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("failed");
+    expect(acts.trace(runId).at(-1)).toBe("report_failure:ok");
+    const failed = (await ledger.entries(runId)).find((e) => e.type === "step_failed")!;
+    expect(failed.payload).toMatchObject({ step: "await_approvals", error: "Approval.Rejected", message: "rejected by bob via slash_command (risk): billing schema" });
+  });
+
+  it("concurrent item approvals never lose the one that completes the checklist", async () => {
+    const { engine } = engineWith({});
+    const { runId } = await engine.start(request("impl_change"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    await Promise.all(["spec", "plan", "risk", "release"].map((item) => engine.decide(runId, { decision: "approved", by: "alice", via: "slash_command", item })));
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+  });
+
   it("an approval with no decision by its deadline times out into the failure report", async () => {
     const { acts, engine } = engineWith({}, { catalog: new WorkflowCatalog([quick]) });
     const { runId } = await engine.start(request("impl_change"));

@@ -94,7 +94,7 @@ describe("StepFunctionsEngine", () => {
     await engine.decide(a.runId, { decision: "approved", by: "alice", via: "review" });
     expect(sfnMock.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input).toEqual({
       taskToken: "AQCEAAAAKgAAAAMAAAAA-token",
-      output: JSON.stringify({ decision: "approved", by: "alice", via: "review" }),
+      output: JSON.stringify({ decision: "approved", by: "alice", via: "review", checklist: ["spec", "plan", "risk", "release"] }),
     });
     expect(await engine.status(a.runId)).toBe("running");
     await expect(engine.decide(a.runId, { decision: "approved", by: "alice", via: "review" })).rejects.toThrow(RunStateError);
@@ -108,6 +108,33 @@ describe("StepFunctionsEngine", () => {
       error: "Approval.Rejected",
       cause: "rejected by carol via slash_command: too risky",
     });
+  });
+
+  it("records per-item approvals and sends SendTaskSuccess only once every checklist item is approved", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    sfnMock.on(SendTaskSuccessCommand).resolves({});
+    const { runId } = await engine.start(request("impl_change"));
+    await parkAtApproval(runId);
+    for (const item of ["spec", "plan", "risk"]) await engine.decide(runId, { decision: "approved", by: "alice", via: "slash_command", item });
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    expect(await engine.status(runId)).toBe("awaiting_human");
+    await expect(engine.decide(runId, { decision: "approved", by: "alice", via: "slash_command", item: "vibes" })).rejects.toThrow(/"vibes" is not on its approval checklist/);
+    await engine.decide(runId, { decision: "approved", by: "bob", via: "slash_command", item: "release" });
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    const entries = await ledger.entries(runId);
+    expect(entries.filter((e) => e.type === "decision").map((e) => e.payload.item)).toEqual(["spec", "plan", "risk", "release"]);
+    expect(entries.filter((e) => e.type === "step_finished" && e.payload.step === "await_approvals")).toHaveLength(1);
+  });
+
+  it("a rejection of one item sends SendTaskFailure naming the item", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    sfnMock.on(SendTaskFailureCommand).resolves({});
+    const { runId } = await engine.start(request("impl_change"));
+    await parkAtApproval(runId);
+    await engine.decide(runId, { decision: "approved", by: "alice", via: "slash_command", item: "spec" });
+    await engine.decide(runId, { decision: "rejected", by: "carol", via: "slash_command", item: "risk", reason: "billing schema" });
+    expect(sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({ error: "Approval.Rejected", cause: "rejected by carol via slash_command (risk): billing schema" });
+    await expect(engine.decide(runId, { decision: "approved", by: "alice", via: "slash_command", item: "plan" })).rejects.toThrow(RunStateError);
   });
 
   it("a decision after the approval timed out is refused with a reason", async () => {

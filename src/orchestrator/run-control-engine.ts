@@ -1,0 +1,128 @@
+// RunControl over the workflow engine and the run ledger: slash commands approve, reject, cancel and retry a subject's runs.
+import type { EventRepo, EventSubject } from "../events/schema.js";
+import { RunNotFoundError, RunStateError, type WorkflowEngine } from "./engine/port.js";
+import { subjectKey, terminalStatuses, type Ledger, type RunSummary } from "./ledger/port.js";
+import type { RunControl, RunControlTarget } from "./run-control.js";
+import { RunRequest, type RunRequestSink } from "./run-request.js";
+import type { RunControlCommand } from "./triggers/decide.js";
+import { approvalProgress } from "./workflows/approvals.js";
+import { ledgerSubjects } from "./workflows/run-state.js";
+
+export interface EngineRunControlDeps {
+  readonly engine: WorkflowEngine;
+  readonly ledger: Pick<Ledger, "listRuns" | "run" | "entries">;
+  /** The intake's run-request log: a retry is recorded there like any other request, then started. */
+  readonly requests: RunRequestSink;
+}
+
+/** How many runs of one subject are looked at (newest first); older ones are not acted on by commands. */
+const RUNS_PER_SUBJECT = 50;
+
+/**
+ * The runs about an issue, PR/MR or Jira issue, newest first: the ledger indexes runs by the
+ * same subjects the engine records from their requests, so an event finds the runs it is about.
+ */
+export async function runsAbout(ledger: Pick<Ledger, "listRuns">, repo: EventRepo, subject: EventSubject): Promise<RunSummary[]> {
+  const keys = ledgerSubjects({ repo, subject, jira_issue: null }).map(subjectKey);
+  const seen = new Map<string, RunSummary>();
+  for (const key of keys) for (const r of (await ledger.listRuns({ subject: key, limit: RUNS_PER_SUBJECT })).runs) seen.set(r.run_id, r);
+  // Step Functions run ids derive from the idempotency key and do not sort by time; created_at does.
+  return [...seen.values()].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.run_id.localeCompare(a.run_id));
+}
+
+export function engineRunControl(deps: EngineRunControlDeps): RunControl {
+  return {
+    async apply(command, target) {
+      const where = subjectName(target.subject);
+      if (ledgerSubjects({ repo: target.repo, subject: target.subject, jira_issue: null }).length === 0)
+        return `\`/orchestrator ${command.name}\` acts on the run of an issue, PR/MR or Jira issue; this comment is not on one, so nothing was changed.`;
+      const runs = await runsAbout(deps.ledger, target.repo, target.subject);
+      const latest = runs[0];
+      if (!latest) return `No run has been started for this ${where} yet, so there is nothing to ${command.name}.`;
+      try {
+        return await act(deps, command, target, runs, where);
+      } catch (err) {
+        if (err instanceof RunNotFoundError)
+          return `Run \`${err.runId}\` is in the ledger but the workflow engine on this server does not know it (was it started by another deployment?), so nothing was changed.`;
+        if (err instanceof RunStateError) return `Nothing was changed: run ${err.message}.`;
+        throw err;
+      }
+    },
+  };
+}
+
+async function act(deps: EngineRunControlDeps, command: RunControlCommand, target: RunControlTarget, runs: readonly RunSummary[], where: string): Promise<string> {
+  const who = target.actor.login;
+  const latest = runs[0]!;
+  switch (command.name) {
+    case "approve":
+    case "reject": {
+      const run = runs.find((r) => r.status === "awaiting_human");
+      if (!run) return `Nothing to ${command.name}: no run on this ${where} is waiting for approval (the latest, \`${latest.run_id}\`, is ${latest.status}).`;
+      if (command.name === "reject") {
+        await deps.engine.decide(run.run_id, { decision: "rejected", by: who, via: "slash_command", item: command.item, ...(command.reason ? { reason: command.reason } : {}) });
+        return `@${who} rejected **${command.item}** on run \`${run.run_id}\`${command.reason ? `: ${command.reason}` : ""}. The approval step failed, so the run goes to its failure report (status ${await statusOf(deps, run.run_id)}).`;
+      }
+      await deps.engine.decide(run.run_id, { decision: "approved", by: who, via: "slash_command", item: command.item });
+      const status = await statusOf(deps, run.run_id);
+      const progress = approvalProgress(await deps.ledger.entries(run.run_id));
+      if (status === "awaiting_human" && progress?.open)
+        return `@${who} approved **${command.item}** on run \`${run.run_id}\`. Still waiting for: ${progress.remaining.join(", ")} (approved so far: ${progress.approved.join(", ")}).`;
+      return `@${who} approved **${command.item}** on run \`${run.run_id}\`: every checklist item is approved, so the run continues (status ${status}).`;
+    }
+    case "cancel": {
+      const run = runs.find((r) => !terminalStatuses.includes(r.status));
+      if (!run) return `Nothing to cancel: no run on this ${where} is still going (the latest, \`${latest.run_id}\`, ended ${latest.status}).`;
+      await deps.engine.cancel(run.run_id, { by: who, reason: "/orchestrator cancel" });
+      return `@${who} cancelled run \`${run.run_id}\` (it was ${run.status}); status ${await statusOf(deps, run.run_id)}.`;
+    }
+    case "retry": {
+      if (latest.status !== "failed" && latest.status !== "cancelled")
+        return `Nothing to retry: the latest run on this ${where}, \`${latest.run_id}\`, is ${latest.status}; \`/orchestrator retry\` starts a failed or cancelled run again.`;
+      const request = await retryRequest(deps, latest.run_id, target);
+      await deps.requests.submit(request);
+      const { runId, created } = await deps.engine.start(request);
+      const status = await statusOf(deps, runId);
+      return created
+        ? `@${who} started run \`${runId}\` (${request.run_type}) to retry \`${latest.run_id}\` (${latest.status}); status ${status}.`
+        : `This retry already started run \`${runId}\` (status ${status}); nothing new was started.`;
+    }
+  }
+}
+
+/** The failed run's request again, asked for by the command's author, under a key only this command event yields. */
+async function retryRequest(deps: EngineRunControlDeps, runId: string, target: RunControlTarget): Promise<RunRequest> {
+  const record = await deps.ledger.run(runId);
+  if (!record) throw new RunNotFoundError(runId);
+  const inputs = record.inputs as { subject?: unknown; stop_after?: unknown; jira_issue?: unknown };
+  const parsed = RunRequest.safeParse({
+    run_type: record.run_type,
+    repo: target.repo,
+    subject: inputs.subject ?? target.subject,
+    requested_by: { source: target.source, login: target.actor.login, id: target.actor.id },
+    idempotency_key: `retry:${target.eventId}`,
+    event_id: target.eventId,
+    trigger: "command:retry",
+    stop_after: inputs.stop_after ?? null,
+    jira_issue: inputs.jira_issue ?? null,
+  });
+  if (!parsed.success) throw new RunStateError(runId, `cannot be retried: its recorded request is incomplete (${parsed.error.issues[0]?.message ?? "invalid"})`);
+  return parsed.data;
+}
+
+async function statusOf(deps: EngineRunControlDeps, runId: string): Promise<string> {
+  return (await deps.engine.status(runId)) ?? "unknown";
+}
+
+function subjectName(s: EventSubject): string {
+  switch (s.type) {
+    case "pull_request":
+      return "PR";
+    case "merge_request":
+      return "MR";
+    case "jira_issue":
+      return "Jira issue";
+    default:
+      return s.type;
+  }
+}
