@@ -1,16 +1,14 @@
 // The embedded artifact store: content-addressed files under DATA_DIR/artifacts, written durably and verified on read.
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import canonicalize from "canonicalize";
 import path from "node:path";
 import { pipeline } from "node:stream";
 import { PassThrough, type Readable } from "node:stream";
+import { BLOCK, HashingBlockWriter } from "./block-writer.js";
 import { ArtifactNotFoundError, artifactKey, type ArtifactInfo, type ArtifactMeta, type ArtifactStore } from "./port.js";
 import { assertSha256, chunksOf, collect, metaRecord, verifying } from "./streams.js";
-
-/** Bytes gathered before each synchronous write: large writes are what make a durable put fast. */
-const BLOCK = 1024 * 1024;
 
 /*
  * Layout under `root`:
@@ -61,39 +59,19 @@ export function fileArtifactStore(root: string): ArtifactStore {
       const metaText = metaBytes.toString("utf8");
       const tmp = path.join(root, "tmp", randomUUID());
       const fd = openSync(tmp, "w", 0o444);
-      const h = createHash("sha256");
-      const block = Buffer.allocUnsafe(BLOCK);
-      let filled = 0;
-      let size = 0;
+      const out = new HashingBlockWriter(fd);
+      let sha256: string;
       try {
-        for await (const chunk of chunksOf(body, { reuse: true })) {
-          h.update(chunk);
-          size += chunk.byteLength;
-          if (filled === 0 && chunk.byteLength >= BLOCK) {
-            writeAll(fd, chunk);
-            continue;
-          }
-          let off = 0;
-          while (off < chunk.byteLength) {
-            const n = Math.min(BLOCK - filled, chunk.byteLength - off);
-            block.set(chunk.subarray(off, off + n), filled);
-            filled += n;
-            off += n;
-            if (filled === BLOCK) {
-              writeAll(fd, block);
-              filled = 0;
-            }
-          }
-        }
-        if (filled > 0) writeAll(fd, block.subarray(0, filled));
-        fsyncSync(fd);
+        for await (const chunk of chunksOf(body, { reuse: true })) await out.write(chunk);
+        sha256 = await out.finish();
       } catch (err) {
+        await out.settled();
         closeSync(fd);
         rmSync(tmp, { force: true });
         throw err;
       }
       closeSync(fd);
-      const sha256 = h.digest("hex");
+      const size = out.size;
       // From here on everything is synchronous, so two puts in this process cannot interleave
       // their read-modify-write of the record list. (Two processes putting the same bytes with
       // different metadata at the same instant can lose one record; the ledger's artifact_added
@@ -129,11 +107,6 @@ export function fileArtifactStore(root: string): ArtifactStore {
     },
     async close() {},
   };
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
 }
 
 /** A rename is durable only once its directory is synced. */

@@ -10,7 +10,7 @@ const SLICE = 1024 * 1024;
 /**
  * The body as chunks; in-memory bodies are sliced (not copied) so writers see bounded pieces.
  * A file is read into one reused buffer when `reuse` is set: the caller must be done with each
- * chunk before asking for the next (the files store writes it synchronously); otherwise each
+ * chunk before asking for the next (the files store copies it into its own blocks); otherwise each
  * block is a fresh buffer (for consumers that queue chunks, like an S3 upload).
  */
 export async function* chunksOf(body: ArtifactBody, opts: { reuse?: boolean } = {}): AsyncGenerator<Uint8Array> {

@@ -8,10 +8,16 @@ export const GENESIS_HASH = "0".repeat(64);
 
 /**
  * The canonical bytes end with these fields (RFC 8785 sorts keys: at, payload, prev_hash,
- * run_id, seq, type), so a verifier can check an entry's position without parsing it.
+ * run_id, seq, type), so a verifier can check an entry's position without parsing it:
+ * `,"prev_hash":"<hex>","run_id":"<id>","seq":<n>,"type":"<type>"}`.
  */
-export function entryTail(prevHash: string, runId: string, seq: number, type: string): string {
-  return `,"prev_hash":"${prevHash}","run_id":"${runId}","seq":${seq},"type":"${type}"}`;
+const PREV_KEY = Buffer.from(`,"prev_hash":"`, "latin1");
+const TYPE_KEY = Buffer.from(`,"type":"`, "latin1");
+const CLOSE = Buffer.from(`"}`, "latin1");
+
+/** The tail's middle for one run, `","run_id":"<id>","seq":`, as UTF-8 bytes (built once per run). */
+function runIdPart(runId: string): Buffer {
+  return Buffer.from(`","run_id":${JSON.stringify(runId)},"seq":`, "utf8");
 }
 
 /**
@@ -46,10 +52,17 @@ const problem = (runId: string, seq: number, kind: VerifyProblemKind, message: s
  * segment (appends insert them so); links into earlier segments are checked by `mergeSegments`.
  */
 export function walkSegment(rows: Iterable<StoredRow>): SegmentResult {
-  const seen = new Map<string, RunSegment>();
+  const seen = new Map<string, { seg: RunSegment; idPart: Buffer }>();
   const runs: RunSegment[] = [];
   let entries = 0;
-  for (const [pos, runId, seq, type, storedHash, stored] of rows) {
+  // Indexed reads, not destructuring: this loop runs once per stored entry.
+  for (const row of rows) {
+    const pos = row[0];
+    const runId = row[1];
+    const seq = row[2];
+    const type = row[3];
+    const storedHash = row[4];
+    const stored = row[5];
     entries++;
     const body = typeof stored === "string" ? Buffer.from(stored, "utf8") : stored;
     const actual = hash("sha256", body);
@@ -61,25 +74,55 @@ export function walkSegment(rows: Iterable<StoredRow>): SegmentResult {
       const bad = positionProblem(runId, seq, type, tail, seq, tail.prev_hash);
       if (bad) return fail(pos, bad);
       const seg: RunSegment = { runId, firstPos: pos, firstSeq: seq, firstPrev: tail.prev_hash, lastSeq: seq, lastHash: storedHash };
-      seen.set(runId, seg);
+      seen.set(runId, { seg, idPart: runIdPart(runId) });
       runs.push(seg);
       continue;
     }
-    const expectedSeq = state.lastSeq + 1;
+    const seg = state.seg;
+    const expectedSeq = seg.lastSeq + 1;
     // Fast path: the bytes end exactly as entry `expectedSeq` linked to the previous hash must.
-    if (seq !== expectedSeq || !endsWith(body, entryTail(state.lastHash, runId, expectedSeq, type))) {
+    if (seq !== expectedSeq || !hasTail(body, seg.lastHash, state.idPart, seq, type)) {
       const tail = readTail(body);
       if (typeof tail === "string") return fail(pos, problem(runId, seq, "unreadable", tail));
-      return fail(pos, positionProblem(runId, seq, type, tail, expectedSeq, state.lastHash) ?? problem(runId, seq, "edited", "entry columns disagree with its bytes"));
+      return fail(pos, positionProblem(runId, seq, type, tail, expectedSeq, seg.lastHash) ?? problem(runId, seq, "edited", "entry columns disagree with its bytes"));
     }
-    state.lastSeq = seq;
-    state.lastHash = storedHash;
+    seg.lastSeq = seq;
+    seg.lastHash = storedHash;
   }
   return { entries, runs };
 
   function fail(pos: number, p: VerifyProblem): SegmentResult {
     return { entries, runs, problem: { pos, problem: p } };
   }
+}
+
+/**
+ * Whether `body` ends with `,"prev_hash":"<prev>","run_id":"<id>","seq":<seq>,"type":"<type>"}`,
+ * compared in place from the end (no string is built per row). `prev` is hex and `type` an
+ * entry type name, so both compare as single bytes; a non-ASCII type simply does not match.
+ */
+function hasTail(body: Uint8Array, prev: string, idPart: Uint8Array, seq: number, type: string): boolean {
+  let i = endsBefore(body, body.byteLength, CLOSE);
+  for (let k = type.length - 1; k >= 0 && i >= 0; k--) if (body[--i] !== type.charCodeAt(k)) return false;
+  i = endsBefore(body, i, TYPE_KEY);
+  if (i < 0) return false;
+  let n = seq;
+  do {
+    if (body[--i] !== 48 + (n % 10)) return false;
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  i = endsBefore(body, i, idPart);
+  if (i < prev.length) return false;
+  for (let k = prev.length - 1; k >= 0; k--) if (body[--i] !== prev.charCodeAt(k)) return false;
+  return endsBefore(body, i, PREV_KEY) >= 0;
+}
+
+/** The index where `part` starts if `body[..end)` ends with it, else -1. */
+function endsBefore(body: Uint8Array, end: number, part: Uint8Array): number {
+  const start = end - part.length;
+  if (start < 0) return -1;
+  for (let k = 0; k < part.length; k++) if (body[start + k] !== part[k]) return -1;
+  return start;
 }
 
 interface Tail {
@@ -116,15 +159,6 @@ function positionProblem(runId: string, seq: number, type: string, tail: Tail, e
   if (tail.prev_hash !== expectedPrev)
     return problem(runId, seq, "chain_broken", `prev_hash ${tail.prev_hash} is not the hash of seq ${seq - 1} (${expectedPrev}): seq ${seq - 1} was rewritten or replaced`);
   return undefined;
-}
-
-/** Node's latin1 decoder, applied to a Uint8Array without wrapping it in a Buffer first (one allocation less per row). */
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
-
-function endsWith(body: Uint8Array, tail: string): boolean {
-  const n = tail.length;
-  if (body.byteLength < n) return false;
-  return latin1Slice.call(body, body.byteLength - n, body.byteLength) === tail;
 }
 
 /** A run's head as its adapter stores it: the last entry it says exists. */

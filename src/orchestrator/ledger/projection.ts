@@ -20,11 +20,15 @@ export function summaryFromCreated(created: Entry): RunSummary {
   };
 }
 
+/** A run's status after one more (non-first) entry. */
+export function statusAfter(status: RunStatus, e: Entry): RunStatus {
+  if (e.type === "run_created") throw new LedgerInputError(`${e.run_id} seq ${e.seq}: run_created may only be the first entry`);
+  return e.type === "status_changed" ? (e.payload as EntryPayload<"status_changed">).to : status;
+}
+
 /** The summary after one more entry: only status, updated_at and head move. */
 export function advanceSummary(s: RunSummary, e: Entry): RunSummary {
-  if (e.type === "run_created") throw new LedgerInputError(`${e.run_id} seq ${e.seq}: run_created may only be the first entry`);
-  const status: RunStatus = e.type === "status_changed" ? (e.payload as EntryPayload<"status_changed">).to : s.status;
-  return { ...s, status, updated_at: e.at, head: { seq: e.seq, hash: e.hash } };
+  return { ...s, status: statusAfter(s.status, e), updated_at: e.at, head: { seq: e.seq, hash: e.hash } };
 }
 
 /** The full run record, folded from all of a run's entries in seq order. */

@@ -2,7 +2,7 @@
 import { inTransaction, type DatabaseSync } from "../../store/sqlite.js";
 import { mergeSegments, walkSegment, type RunHead, type StoredRow } from "./chain.js";
 import { decodeEntry, sealEntry } from "./entry.js";
-import { advanceSummary, projectRun, summaryFromCreated } from "./projection.js";
+import { projectRun, statusAfter, summaryFromCreated } from "./projection.js";
 import {
   GENESIS_HASH,
   LedgerConflictError,
@@ -13,12 +13,13 @@ import {
   type RunPage,
   type RunQuery,
   type RunRecord,
+  type RunStatus,
   type RunSummary,
   type TransactionalLedger,
   type VerifyReport,
 } from "./port.js";
 import { decodeCursor, encodeCursor, pageLimit } from "./query.js";
-import { verifyWithWorkers } from "./verify-workers.js";
+import { verifyInParallel, walkRows } from "./verify-workers.js";
 
 const schema = `
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -79,14 +80,15 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
     insertRun: db.prepare(
       "INSERT INTO ledger_runs (run_id, run_type, status, repo_scope, title, subjects, created_at, updated_at, head_seq, head_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
-    moveHead: db.prepare("UPDATE ledger_runs SET status = ?, updated_at = ?, head_seq = ?, head_hash = ? WHERE run_id = ?"),
+    headOf: db.prepare("SELECT head_seq, head_hash, status FROM ledger_runs WHERE run_id = ?"),
+    moveHeadAndStatus: db.prepare("UPDATE ledger_runs SET status = ?, updated_at = ?, head_seq = ?, head_hash = ? WHERE run_id = ?"),
+    moveHead: db.prepare("UPDATE ledger_runs SET updated_at = ?, head_seq = ?, head_hash = ? WHERE run_id = ?"),
     insertSubject: db.prepare("INSERT OR IGNORE INTO ledger_run_subjects (subject, run_id) VALUES (?, ?)"),
     entries: db.prepare("SELECT id, run_id, seq, type, hash, body FROM ledger_entries WHERE run_id = ? AND seq >= ? ORDER BY seq"),
-    allRows: db.prepare("SELECT id, run_id, seq, type, hash, body FROM ledger_entries WHERE id <= ? ORDER BY id"),
     heads: db.prepare("SELECT run_id, head_seq, head_hash FROM ledger_runs ORDER BY run_id"),
     maxId: db.prepare("SELECT max(id) AS m FROM ledger_entries"),
   };
-  for (const s of [q.entries, q.allRows, q.heads]) s.setReturnArrays(true);
+  for (const s of [q.headOf, q.entries, q.heads]) s.setReturnArrays(true);
 
   function toSummary(r: HeadRow): RunSummary {
     return {
@@ -104,34 +106,43 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
 
   function appendOne(req: AppendRequest): AppendResult {
     if (req.entries.length === 0) throw new LedgerInputError(`${req.runId}: append needs at least one entry`);
-    const row = q.head.get(req.runId) as HeadRow | undefined;
-    let summary = row ? toSummary(row) : undefined;
-    const nextSeq = summary ? summary.head.seq + 1 : 0;
-    if (!summary && req.expectedSeq > 0) throw new LedgerInputError(`no run ${req.runId} in the ledger; a run starts with its run_created entry at seq 0`);
+    // Only what an append needs (seq, hash, status), as an array: the summary columns stay unread.
+    const head = q.headOf.get(req.runId) as unknown as [seq: number, hash: string, status: RunStatus] | undefined;
+    const nextSeq = head ? head[0] + 1 : 0;
+    if (!head && req.expectedSeq > 0) throw new LedgerInputError(`no run ${req.runId} in the ledger; a run starts with its run_created entry at seq 0`);
     if (req.expectedSeq !== nextSeq) throw new LedgerConflictError(req.runId, req.expectedSeq, nextSeq);
-    let prev = summary ? summary.head.hash : GENESIS_HASH;
+    let prev = head ? head[1] : GENESIS_HASH;
+    let created: RunSummary | undefined;
+    let status = head?.[2];
     const written: Entry[] = [];
-    for (const [i, e] of req.entries.entries()) {
-      const sealed = sealEntry(req.runId, nextSeq + i, prev, e, now);
-      summary = summary ? advanceSummary(summary, sealed.entry) : summaryFromCreated(sealed.entry);
+    for (let i = 0; i < req.entries.length; i++) {
+      const { entry, bytes } = sealEntry(req.runId, nextSeq + i, prev, req.entries[i]!, now);
+      if (status === undefined) {
+        created = summaryFromCreated(entry);
+        status = created.status;
+      } else status = statusAfter(status, entry);
       try {
-        q.insertEntry.run(req.runId, sealed.entry.seq, sealed.entry.type, sealed.entry.hash, sealed.bytes);
+        q.insertEntry.run(req.runId, entry.seq, entry.type, entry.hash, bytes);
       } catch (err) {
         // The unique (run_id, seq) index is the last word when another connection wrote first.
-        if (err instanceof Error && /UNIQUE constraint failed/.test(err.message)) throw new LedgerConflictError(req.runId, sealed.entry.seq, undefined);
+        if (err instanceof Error && /UNIQUE constraint failed/.test(err.message)) throw new LedgerConflictError(req.runId, entry.seq, undefined);
         throw err;
       }
-      prev = sealed.entry.hash;
-      written.push(sealed.entry);
+      prev = entry.hash;
+      written.push(entry);
     }
-    const s = summary!;
-    if (!row) {
-      q.insertRun.run(s.run_id, s.run_type, s.status, s.repo_scope, s.title ?? null, JSON.stringify(s.subjects), s.created_at, s.updated_at, s.head.seq, s.head.hash);
+    const last = written[written.length - 1]!;
+    if (created) {
+      const s = created;
+      q.insertRun.run(s.run_id, s.run_type, status!, s.repo_scope, s.title ?? null, JSON.stringify(s.subjects), s.created_at, last.at, last.seq, last.hash);
       for (const subject of s.subjects) q.insertSubject.run(subject, s.run_id);
+    } else if (status !== head![2]) {
+      q.moveHeadAndStatus.run(status!, last.at, last.seq, last.hash, req.runId);
     } else {
-      q.moveHead.run(s.status, s.updated_at, s.head.seq, s.head.hash, s.run_id);
+      // Leaving status out of the UPDATE spares the by-status index a delete and re-insert.
+      q.moveHead.run(last.at, last.seq, last.hash, req.runId);
     }
-    return { runId: req.runId, entries: written, head: s.head };
+    return { runId: req.runId, entries: written, head: { seq: last.seq, hash: last.hash } };
   }
 
   const appendInTransaction = (requests: readonly AppendRequest[]) => inTransaction(db, () => requests.map(appendOne));
@@ -175,10 +186,8 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
         return mergeSegments([walkSegment(rows)], head ? [{ runId: head.run_id, seq: head.head_seq, hash: head.head_hash }] : []);
       }
       const { heads, maxId } = snapshot();
-      if (opts.workers && opts.workers > 1 && file) {
-        return mergeSegments(await verifyWithWorkers(file, maxId, opts.workers), heads);
-      }
-      return mergeSegments([walkSegment(scanRows(maxId))], heads);
+      if (opts.workers && opts.workers > 1 && file) return mergeSegments(await verifyInParallel(db, file, maxId, opts.workers), heads);
+      return mergeSegments([walkRows(db, 1, maxId)], heads);
     },
     async ready() {
       q.maxId.get();
@@ -187,10 +196,6 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
       // The shared connection belongs to the composition root.
     },
   };
-
-  function scanRows(maxId: number): Iterable<StoredRow> {
-    return q.allRows.iterate(maxId) as unknown as Iterable<StoredRow>;
-  }
 
   /**
    * Heads and the last rowid read in one read transaction: every entry up to maxId belongs to a
