@@ -1,4 +1,4 @@
-// Ingestion without HTTP: signed GitHub deliveries through verify → normalise (Probot app.on) → durable dedupe → queue, versus Probot's verifyAndReceive.
+// Ingestion without HTTP: signed GitHub deliveries through verify → normalise → durable dedupe → queue, versus Probot's verifyAndReceive.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -8,7 +8,6 @@ import { sign } from "@octokit/webhooks-methods";
 import { Probot } from "probot";
 import { pino } from "pino";
 import { parseCommands } from "../src/handlers/commands/parse.js";
-import { probotNormalizer } from "../src/handlers/github-events.js";
 import { hmacSha256Check } from "../src/handlers/hmac-signature.js";
 import { ingestSink } from "../src/handlers/ingest.js";
 import { DeliveryQueue } from "../src/orchestrator/intake/delivery-queue.js";
@@ -38,8 +37,7 @@ function ours(synchronous: "FULL" | "NORMAL"): { deliver: Deliver; done: () => v
   const dir = mkdtempSync(path.join(tmpdir(), "bench-ingest-"));
   const db = openSqlite(path.join(dir, "orchestrator.db"), { synchronous });
   const queue = new DeliveryQueue(db);
-  const probot = new Probot({ appId: 1, privateKey, secret: SECRET, log: silent });
-  const sink = ingestSink({ queue, github: probotNormalizer(probot), screen: eventScreen([], parseCommands) });
+  const sink = ingestSink({ queue, screen: eventScreen([], parseCommands) });
   const signed = hmacSha256Check([SECRET]);
   return {
     async deliver(id, raw, signature) {
@@ -128,7 +126,7 @@ process.stdout.write(
   [
     "## Ingestion without HTTP",
     "",
-    `The same signed 12.7 KB \`issue_comment\` delivery, handed straight to the ingestion sink (signature check, Probot \`app.on\` handler, normaliser, durable insert in the delivery queue with group commit and a WAL fdatasync before the answer) versus Probot's own \`verifyAndReceive\` with a no-op handler; N senders in one process, each sending its next delivery when the last one is answered, ${DURATION_MS / 1000} s per measurement after a warm-up, median of ${ROUNDS} alternating rounds. Each delivery has a new id. This isolates what ingestion adds; \`webhook\` above measures the full HTTP path.`,
+    `The same signed 12.7 KB \`issue_comment\` delivery, handed straight to the ingestion sink (signature check, JSON parse, normaliser, durable insert in the delivery queue with group commit and a WAL fdatasync before the answer) versus Probot's own \`verifyAndReceive\` with a no-op handler; N senders in one process, each sending its next delivery when the last one is answered, ${DURATION_MS / 1000} s per measurement after a warm-up, median of ${ROUNDS} alternating rounds. Each delivery has a new id. This isolates what ingestion adds; \`webhook\` above measures the full HTTP path.`,
     "",
     table(["delivery", "path", "senders", "deliveries/s", "p50 ms", "p99 ms", "ratio"], rows),
     "",

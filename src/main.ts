@@ -25,8 +25,8 @@ export interface App {
   readonly config: Config;
   readonly server: FastifyInstance;
   /**
-   * The GitHub App's Probot when APP_ID, the private key and WEBHOOK_SECRET are set: handlers
-   * register with `github.on(...)`, authenticated deliveries reach them via `github.receive(...)`.
+   * The GitHub App's Probot when APP_ID, the private key and WEBHOOK_SECRET are set: the
+   * background worker's GitHub clients come from it (deliveries are normalised without it).
    */
   readonly github: Probot | undefined;
   /** The ingestion pipeline: delivery queue, background worker, run requests. */

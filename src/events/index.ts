@@ -1,5 +1,5 @@
 // Normalises a vendor delivery to the event schema: one entry point over the per-vendor tables.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { normalizeGithub } from "./github.js";
 import { normalizeGitlab } from "./gitlab.js";
 import { normalizeJira } from "./jira.js";
@@ -18,5 +18,6 @@ export function normalize(source: EventSource, name: string, payload: unknown, m
 }
 
 export function sha256Hex(raw: Buffer | string): string {
-  return createHash("sha256").update(raw).digest("hex");
+  // One-shot: no Hash object per delivery.
+  return hash("sha256", raw, "hex");
 }

@@ -12,9 +12,10 @@ export function githubApiBaseUrl(host: string | undefined): string | undefined {
  * A Probot for the App in `config`, or undefined when the App is not configured.
  *
  * Signature checking stays in our own webhook edge (it accepts the previous secret while
- * rotating, which Probot cannot), so deliveries reach this instance through
- * `probot.receive({ id, name, payload })` after they are authenticated. Its Octokit has
- * Probot's retry and rate-limit throttling plugins on, and it logs through our logger.
+ * rotating, which Probot cannot), and deliveries are normalised there without Probot's
+ * per-delivery context (see src/handlers/ingest.ts); this instance hands out the App's
+ * installation clients, with Probot's retry and rate-limit throttling plugins on, logging
+ * through our logger.
  */
 export function createGithubApp(config: Config, logger: Logger): Probot | undefined {
   const gh = config.github;

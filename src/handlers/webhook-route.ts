@@ -55,7 +55,10 @@ export function webhookEdge(vendor: WebhookVendor, sink: DeliverySink): HttpEdge
           source: vendor.source,
           id,
           name,
-          headers: flatHeaders(request.headers),
+          // Copied only if a sink reads them: the acknowledgement path does not.
+          get headers() {
+            return flatHeaders(request.headers);
+          },
           rawBody,
           payload,
           receivedAt: new Date(),
