@@ -1,6 +1,7 @@
 // GitLab adapter for the intake ports, over the REST API v4 with a bot's access token.
 import type { EventRepo, Permission } from "../events/schema.js";
 import type { ForgeIntakePorts } from "../orchestrator/forge-ports.js";
+import { refuseMergeCall } from "./merge-guard.js";
 
 export interface GitlabApiOptions {
   readonly baseUrl: string;
@@ -32,6 +33,7 @@ export function gitlabIntakePorts(opts: GitlabApiOptions): ForgeIntakePorts {
   const root = `${opts.baseUrl.replace(/\/+$/, "")}/api/v4`;
 
   async function api(method: "GET" | "POST", path: string, body?: unknown): Promise<Response> {
+    refuseMergeCall(method, path, body);
     const res = await doFetch(`${root}${path}`, {
       method,
       headers: { "PRIVATE-TOKEN": opts.token, accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },

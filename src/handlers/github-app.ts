@@ -1,6 +1,7 @@
 // Builds the Probot instance for the configured GitHub App: webhook handlers register on it, and it hands out installation clients.
-import { Probot } from "probot";
+import { Probot, ProbotOctokit } from "probot";
 import { githubPrivateKey, type Config } from "../config.js";
+import { refuseMergeCall } from "../forges/merge-guard.js";
 import type { Logger } from "../log.js";
 
 /** REST base URL of the GitHub the App lives on: github.com, or `https://<GHE_HOST>/api/v3` for Enterprise Server. */
@@ -17,6 +18,11 @@ export function githubApiBaseUrl(host: string | undefined): string | undefined {
  * installation clients, with Probot's retry and rate-limit throttling plugins on, logging
  * through our logger.
  */
+/** Probot's Octokit with one addition: a request that would merge is refused before it is sent. */
+export const GuardedOctokit = ProbotOctokit.plugin((octokit) => {
+  octokit.hook.before("request", (options) => refuseMergeCall(options.method, options.url, options["query"]));
+});
+
 export function createGithubApp(config: Config, logger: Logger): Probot | undefined {
   const gh = config.github;
   if (!gh.appId || !gh.webhookSecret) return undefined;
@@ -28,6 +34,7 @@ export function createGithubApp(config: Config, logger: Logger): Probot | undefi
     privateKey,
     secret: gh.webhookSecret,
     log: logger.child({ component: "github-app" }),
+    Octokit: GuardedOctokit,
     ...(baseUrl ? { baseUrl } : {}),
   });
 }
