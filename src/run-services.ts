@@ -6,7 +6,6 @@ import type { WorkflowEngine } from "./orchestrator/engine/port.js";
 import { buildEngine } from "./orchestrator/engine/wire.js";
 import { buildAuditStores, type AuditStores } from "./orchestrator/evidence/wire.js";
 import { secretsManagerFetcher } from "./router/credentials.js";
-import { LedgerModelCallRecorder } from "./router/ledger-recorder.js";
 import { buildModelRouter, type ModelRouterParts } from "./router/wire.js";
 import type { DatabaseSync } from "./store/sqlite.js";
 
@@ -53,7 +52,8 @@ export async function buildRunServices(p: RunServiceParts): Promise<RunServices>
     settings: config.router,
     dataDir,
     db,
-    recorder: new LedgerModelCallRecorder(audit.ledger),
+    ledger: audit.ledger,
+    transactionalLedger: audit.transactionalLedger,
     env: p.env,
     fetchSecret: secretsManagerFetcher(),
     logger,

@@ -1,6 +1,15 @@
 // ModelCallRecorder over the run Ledger: each call attempt becomes a `model_call` entry in the run's hash chain.
-import { LedgerConflictError, type Ledger } from "../orchestrator/ledger/port.js";
+import { LedgerConflictError, type AppendRequest, type AppendResult, type Ledger, type TransactionalLedger } from "../orchestrator/ledger/port.js";
 import type { ModelCallRecord, ModelCallRecorder } from "./recorder.js";
+
+/**
+ * A SQLite ledger and a commit on the same connection that carries other writes (the budget
+ * store's settlements): each `model_call` append then shares its commit, and its fsync, with them.
+ */
+export interface SharedCommit {
+  readonly ledger: TransactionalLedger;
+  readonly commitWith: <T>(fn: () => T) => T;
+}
 
 /** Conflicts mean another writer appended first; the next seq is re-read and the append retried this many times. */
 const MAX_CONFLICT_RETRIES = 20;
@@ -11,7 +20,10 @@ export class LedgerModelCallRecorder implements ModelCallRecorder {
   private readonly nextSeq = new Map<string, number>();
   private readonly queues = new Map<string, Promise<void>>();
 
-  constructor(private readonly ledger: Ledger) {}
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly shared?: SharedCommit,
+  ) {}
 
   record(runId: string, call: ModelCallRecord): Promise<void> {
     const prev = this.queues.get(runId) ?? Promise.resolve();
@@ -28,7 +40,7 @@ export class LedgerModelCallRecorder implements ModelCallRecorder {
     for (let i = 0; ; i++) {
       const expectedSeq = this.nextSeq.get(runId) ?? (await this.headSeq(runId));
       try {
-        const [res] = await this.ledger.append([{ runId, expectedSeq, entries: [{ type: "model_call", payload: call }] }]);
+        const [res] = await this.appendNow([{ runId, expectedSeq, entries: [{ type: "model_call", payload: call }] }]);
         this.nextSeq.delete(runId);
         this.nextSeq.set(runId, res!.head.seq + 1);
         // Only recent runs are worth remembering; a forgotten one costs one head read.
@@ -40,6 +52,11 @@ export class LedgerModelCallRecorder implements ModelCallRecorder {
         else this.nextSeq.delete(runId);
       }
     }
+  }
+
+  private async appendNow(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
+    const shared = this.shared;
+    return shared ? shared.commitWith(() => shared.ledger.appendInTransaction(requests)) : this.ledger.append(requests);
   }
 
   private async headSeq(runId: string): Promise<number> {

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { Config } from "../config.js";
 import type { HttpEdge, ReadinessCheck } from "../handlers/server.js";
 import type { Logger } from "../log.js";
+import type { Ledger, TransactionalLedger } from "../orchestrator/ledger/port.js";
 import type { DatabaseSync } from "../store/sqlite.js";
 import { routerPolicy } from "./assemble.js";
 import { SqliteBudgetStore } from "./budgets/sqlite.js";
@@ -12,8 +13,8 @@ import { modelGateway } from "./gateway.js";
 import { gatewaySecret, GatewayTokens } from "./gateway-token.js";
 import { KillSwitch } from "./kill-switch.js";
 import { resolveCredentials, type SecretFetcher } from "./credentials.js";
+import { LedgerModelCallRecorder } from "./ledger-recorder.js";
 import { loadPolicyFile, PolicyError } from "./policy.js";
-import type { ModelCallRecorder } from "./recorder.js";
 import { ModelCallRefused, ModelRouter, type RouterPolicy } from "./service.js";
 
 export interface ModelRouterParts {
@@ -37,7 +38,10 @@ export interface ModelRouterOptions {
   readonly settings: Config["router"];
   readonly dataDir: string;
   readonly db: DatabaseSync;
-  readonly recorder: ModelCallRecorder;
+  /** Where every call attempt becomes a `model_call` entry. */
+  readonly ledger: Ledger;
+  /** The same ledger when it lives on `db` (LEDGER_BACKEND=sqlite): budget settlements then share its commits. */
+  readonly transactionalLedger: TransactionalLedger | undefined;
   /** Where `{env: NAME}` references are read (the process environment, in the composition root). */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Reads `{secrets_manager: id}` references; unset, such providers refuse calls with the reason. */
@@ -66,7 +70,7 @@ export async function buildModelRouter(o: ModelRouterOptions): Promise<ModelRout
       return state;
     },
     budgets,
-    recorder: o.recorder,
+    recorder: new LedgerModelCallRecorder(o.ledger, o.transactionalLedger && { ledger: o.transactionalLedger, commitWith: budgets.commitWith }),
     killSwitch,
   });
   const tokens = new GatewayTokens(gatewaySecret(o.settings.gatewayTokenSecret, path.join(o.dataDir, "gateway-token.key")), o.settings.gatewayTokenTtlSeconds);

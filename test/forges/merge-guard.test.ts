@@ -47,7 +47,7 @@ describe("merge guard", () => {
       const calls: string[] = [];
       nock("https://api.github.com")
         .put(/.*/)
-        .reply(200, (uri) => (calls.push(uri), {}));
+        .reply(200, (uri: string) => (calls.push(uri), {}));
       await expect(octokit.rest.pulls.merge({ owner: "acme", repo: "api", pull_number: 12 })).rejects.toBeInstanceOf(MergeRefusedError);
       expect(calls).toEqual([]);
     });

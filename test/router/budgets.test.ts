@@ -71,3 +71,23 @@ describe.each(stores)("%s budget store", (_name, store) => {
     expect(await store().reserve({ runId, role: "planner", tokens: 1, costUsd: 0, limits: l })).toMatchObject({ ok: false, reason: expect.stringMatching(/max_calls_per_run/) });
   });
 });
+
+describe("SQLite budget store sharing a commit", () => {
+  it("writes waiting settlements in the caller's transaction, and keeps them waiting if that transaction rolls back", async () => {
+    const store = new SqliteBudgetStore(db);
+    const runId = `run_${Math.random().toString(36).slice(2)}`;
+    const settledRow = db.prepare("SELECT cost_micros, settled FROM router_budget_reservations WHERE run_id = ?");
+    const r = await store.reserve({ runId, role: "planner", tokens: 1000, costUsd: 0.4, limits });
+    if (!r.ok) throw new Error(r.reason);
+    await store.settle(r.id, { tokens: 100, costUsd: 0.01 });
+    expect(() =>
+      store.commitWith(() => {
+        throw new Error("the ledger append failed");
+      }),
+    ).toThrow("the ledger append failed");
+    // Rolled back with the failed append, still waiting.
+    expect(settledRow.get(runId)).toEqual({ cost_micros: 400_000, settled: 0 });
+    expect(store.commitWith(() => "appended")).toBe("appended");
+    expect(settledRow.get(runId)).toEqual({ cost_micros: 10_000, settled: 1 });
+  });
+});

@@ -52,7 +52,7 @@ export async function testRouter(opts: {
   const router = new ModelRouter({
     policy: () => state,
     budgets,
-    recorder: new LedgerModelCallRecorder(ledger),
+    recorder: new LedgerModelCallRecorder(ledger, { ledger, commitWith: budgets.commitWith }),
     killSwitch,
     sleep: async (ms) => void sleeps.push(ms),
     random: () => 0.5,

@@ -1,8 +1,10 @@
+import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import nock from "nock";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
 import type { ModelProvider } from "../../src/router/providers/port.js";
 import { ModelCallFailed, ModelCallRefused } from "../../src/router/service.js";
+import { openSqlite } from "../../src/store/sqlite.js";
 import { script, scriptedPolicy, testRouter, type TestRouter } from "./helpers.js";
 
 const call = (runId: string, content = "hello", extra: object = {}) => ({
@@ -63,6 +65,22 @@ describe("model router", () => {
     expect(await t.budgets.usage(run)).toMatchObject({ calls: 1, tokens: 15, costUsd: 0.015 });
     // A comment posted later in the run names the same secret by the same placeholder.
     expect((await t.router.redact(run, `rotated ${secret}`)).text).toBe("rotated [REDACTED:github-token:1]");
+  });
+
+  it("settles the reservation in the model_call entry's commit: another connection sees both at once", async () => {
+    t = await testRouter({ policy: scriptedPolicy(), files: { "script.yaml": script } });
+    const run = await t.newRun();
+    await t.router.complete(call(run));
+    // A second connection reads only what was committed; no flush has run.
+    const other = openSqlite(path.join(t.dir, "orchestrator.db"), { synchronous: "NORMAL" });
+    try {
+      const rows = other.prepare("SELECT tokens, cost_micros, settled FROM router_budget_reservations WHERE run_id = ?").all(run);
+      expect(rows).toEqual([{ tokens: 15, cost_micros: 15_000, settled: 1 }]);
+      const entries = other.prepare("SELECT type FROM ledger_entries WHERE run_id = ? ORDER BY seq").all(run);
+      expect(entries.map((e) => e.type)).toEqual(["run_created", "model_call"]);
+    } finally {
+      other.close();
+    }
   });
 
   it("50 concurrent calls against a small run budget never spend past it", async () => {

@@ -36,8 +36,9 @@ export class SqliteBudgetStore implements BudgetStore {
   }
 
   /**
-   * Settlements wait for the next commit (the next reservation's, or a flush shortly after): a
-   * call then costs one budget commit, not two. Losing them in a crash only leaves reservations
+   * Settlements wait for the next commit on this connection: the call's `model_call` ledger
+   * append (see `commitWith`), else the next reservation's, else a flush shortly after. A call
+   * then costs no commit of its own for settling. Losing them in a crash only leaves reservations
    * at their estimate, which errs on the side of the limit.
    */
   private readonly pending = new Map<string, { tokens: number; micros: number }>();
@@ -83,15 +84,44 @@ export class SqliteBudgetStore implements BudgetStore {
     }, 200).unref();
   }
 
+  /**
+   * Runs `fn` (writes on this same connection, e.g. a ledger append) in one transaction with the
+   * waiting settlements, so both reach the disk in one commit. Settlements are dropped from the
+   * queue only once that commit succeeded: if `fn` throws, the rollback undoes them too, and they
+   * wait for the next commit (writing one twice is harmless: the UPDATE skips settled rows).
+   */
+  readonly commitWith = <T>(fn: () => T): T => {
+    const applied = [...this.pending.keys()];
+    // Inside someone else's open transaction there is no commit of ours to count on: keep them queued.
+    const ours = !this.db.isTransaction;
+    const out = inTransaction(this.db, () => {
+      for (const id of applied) this.applyOne(id);
+      return fn();
+    });
+    if (!ours) return out;
+    for (const id of applied) this.pending.delete(id);
+    if (this.pending.size === 0) this.cancelFlush();
+    return out;
+  };
+
   /** Writes waiting settlements now (also on shutdown). */
   flush(): void {
     if (this.pending.size > 0) inTransaction(this.db, () => this.applyPending());
+    this.cancelFlush();
+  }
+
+  private cancelFlush(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
   }
 
+  private applyOne(id: string): void {
+    const a = this.pending.get(id)!;
+    this.update.run(a.tokens, a.micros, id);
+  }
+
   private applyPending(): void {
-    for (const [id, a] of this.pending) this.update.run(a.tokens, a.micros, id);
+    for (const id of this.pending.keys()) this.applyOne(id);
     this.pending.clear();
   }
 
