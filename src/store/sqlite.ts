@@ -2,6 +2,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 
 export type { DatabaseSync };
 
@@ -27,16 +28,37 @@ export function openSqlite(file: string, opts: SqliteOptions): DatabaseSync {
   return db;
 }
 
+/** One background checkpointer per connection: every adapter's commits grow the same WAL. */
+const checkpointers = new WeakMap<DatabaseSync, WalCheckpointer>();
+
+/**
+ * The connection's WAL checkpointer (created on first call; undefined for an in-memory or
+ * non-WAL database). Once created, every commit made through `inTransaction` tells it, so no
+ * adapter's commit pays for (or stalls on) SQLite's automatic checkpoint.
+ */
+export function walCheckpointer(db: DatabaseSync): WalCheckpointer | undefined {
+  const existing = checkpointers.get(db);
+  if (existing) return existing;
+  const file = db.location();
+  const journal = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
+  if (!file || journal !== "wal") return undefined;
+  const created = new WalCheckpointer(db, file);
+  checkpointers.set(db, created);
+  return created;
+}
+
 /** Runs `fn` in one IMMEDIATE transaction (a single commit, so one fsync), rolling back on error. */
 export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
   if (db.isTransaction) return fn();
   db.exec("BEGIN IMMEDIATE");
+  let out: T;
   try {
-    const out = fn();
+    out = fn();
     db.exec("COMMIT");
-    return out;
   } catch (err) {
     if (db.isTransaction) db.exec("ROLLBACK");
     throw err;
   }
+  checkpointers.get(db)?.committed();
+  return out;
 }

@@ -1,8 +1,8 @@
 // Durable delivery log and work queue in SQLite: dedupe by (source, delivery id), group commit, leased claims, retries.
 import { open, type FileHandle } from "node:fs/promises";
 import { Event } from "../../events/schema.js";
-import { inTransaction, type DatabaseSync } from "../../store/sqlite.js";
-import { WalCheckpointer } from "../../store/wal-checkpointer.js";
+import { inTransaction, walCheckpointer, type DatabaseSync } from "../../store/sqlite.js";
+import type { WalCheckpointer } from "../../store/wal-checkpointer.js";
 
 /** A delivery as recorded before the 202: its normalised event, or why it is ignored. */
 export interface DeliveryRecord {
@@ -100,7 +100,9 @@ export class DeliveryQueue {
     const journal = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
     // 2 = FULL, 3 = EXTRA; NORMAL (1) promises only crash safety, so it needs no fsync of ours either.
     this.walFile = file && journal === "wal" && synchronous >= 2 ? `${file}-wal` : undefined;
-    this.checkpointer = file && journal === "wal" ? new WalCheckpointer(db, file) : undefined;
+    // The connection's checkpointer (shared by every adapter's commits); the intake closes first
+    // at shutdown, and closing it hands checkpoints back to SQLite for the rest.
+    this.checkpointer = walCheckpointer(db);
     this.insert = db.prepare(
       `INSERT INTO intake_deliveries (source, delivery_id, event_name, received_at, raw_sha256, event, status, outcome, run_at, finished_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING`,
@@ -181,7 +183,6 @@ export class DeliveryQueue {
       for (const w of batch) w.reject(err);
       return;
     }
-    this.checkpointer?.committed();
     const done = () => {
       batch.forEach((w, i) => w.resolve(results[i]));
       if (batch.some((w, i) => w.queues && results[i] === "queued")) for (const l of this.listeners) l();
