@@ -14,11 +14,11 @@ export class MergeRefusedError extends Error {
 const mergePaths: readonly RegExp[] = [
   /\/repos\/[^/]+\/[^/]+\/pulls\/[^/]+\/merge\/?$/i,
   /\/repos\/[^/]+\/[^/]+\/merges\/?$/i,
-  /\/projects\/[^/]+\/merge_requests\/[^/]+\/(merge|merge_when_pipeline_succeeds)\/?$/i,
+  /\/projects\/[^/]+\/merge_requests\/[^/]+\/merge(_when_[a-z_]+)?\/?$/i,
 ];
 
 /** GraphQL mutations that merge or arm auto-merge (GitHub and GitLab). */
-const mergeMutations = /\b(mergePullRequest|enablePullRequestAutoMerge|mergeBranch|mergeRequestAccept|mergeRequestSetAutoMerge)\b/;
+const mergeMutations = /\b(merge(?:PullRequest|Branch|RequestAccept|RequestSetAutoMerge)|enablePullRequestAutoMerge)\b/;
 
 /** Why the call would merge, or null. `body` is the request body as sent (GraphQL query text included). */
 export function mergeCallReason(method: string, url: string, body?: unknown): string | null {
