@@ -107,7 +107,7 @@ export const commandTable: readonly CommandSpec[] = [
   {
     name: "status",
     usage: `${COMMAND_PREFIX} status`,
-    description: "List the runs requested for this issue, PR or MR.",
+    description: "List the run requests and the runs (id, type, status) for this issue, PR, MR or Jira issue.",
     access: "anyone",
     examples: [`${COMMAND_PREFIX} status`],
     build: () => ({ name: "status", access: "anyone" }),
