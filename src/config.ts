@@ -24,8 +24,15 @@ function setting<S extends z.ZodType>(
   return { env, schema, doc, ...extra };
 }
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+const port = z.coerce
+  .number({ error: "must be a port number from 0 to 65535" })
+  .int({ error: "must be a whole number" })
+  .min(0, { error: "must be a port number from 0 to 65535" })
+  .max(65535, { error: "must be a port number from 0 to 65535" });
+const positiveInt = z.coerce
+  .number({ error: "must be a whole number" })
+  .int({ error: "must be a whole number" })
+  .positive({ error: "must be greater than 0" });
 const optionalText = z.string().min(1).optional();
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", "on", "off"], {
