@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import type { Probot } from "probot";
 import type { Config } from "./config.js";
 import { githubWebhooks } from "./handlers/github.js";
-import { createGithubApp } from "./handlers/github-app.js";
+import { createGithubApp, GuardedOctokit } from "./handlers/github-app.js";
 import { gitlabWebhooks } from "./handlers/gitlab.js";
 import { jiraWebhooks } from "./handlers/jira.js";
 import { createHttpServer, type HttpEdge, type ReadinessCheck } from "./handlers/server.js";
@@ -46,12 +46,17 @@ export interface App {
 /** Something the app must close on shutdown, in reverse order of creation. */
 type Closer = () => Promise<void> | void;
 
-export async function createApp(config: Config, logger: Logger, overrides: RunServiceOverrides = {}): Promise<App> {
+/** What tests replace: the run services' parts, and the GitHub App's client class. */
+export interface AppOverrides extends RunServiceOverrides {
+  readonly githubOctokit?: typeof GuardedOctokit;
+}
+
+export async function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<App> {
   const closers: Closer[] = [];
   const dataDir = path.resolve(config.data.dir);
   mkdirSync(dataDir, { recursive: true });
 
-  const github = createGithubApp(config, logger);
+  const github = createGithubApp(config, logger, overrides.githubOctokit);
 
   // One connection to the shared embedded store; every embedded adapter uses it (src/store/sqlite.ts).
   const dbFile = path.join(dataDir, "orchestrator.db");

@@ -23,7 +23,11 @@ export const GuardedOctokit = ProbotOctokit.plugin((octokit) => {
   octokit.hook.before("request", (options) => refuseMergeCall(options.method, options.url, options["query"]));
 });
 
-export function createGithubApp(config: Config, logger: Logger): Probot | undefined {
+/**
+ * `Octokit` replaces the client class, e.g. in tests a `GuardedOctokit.defaults(fn)` that turns
+ * throttling off (it should keep the merge guard).
+ */
+export function createGithubApp(config: Config, logger: Logger, Octokit: typeof GuardedOctokit = GuardedOctokit): Probot | undefined {
   const gh = config.github;
   if (!gh.appId || !gh.webhookSecret) return undefined;
   const privateKey = githubPrivateKey(config);
@@ -34,7 +38,7 @@ export function createGithubApp(config: Config, logger: Logger): Probot | undefi
     privateKey,
     secret: gh.webhookSecret,
     log: logger.child({ component: "github-app" }),
-    Octokit: GuardedOctokit,
+    Octokit,
     ...(baseUrl ? { baseUrl } : {}),
   });
 }

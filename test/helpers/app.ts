@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { loadConfig, type Config, type Env } from "../../src/config.js";
-import { createApp, type App } from "../../src/main.js";
-import type { RunServiceOverrides } from "../../src/run-services.js";
+import { GuardedOctokit } from "../../src/handlers/github-app.js";
+import { createApp, type App, type AppOverrides } from "../../src/main.js";
 
 export interface RunningApp {
   readonly app: App;
@@ -18,12 +18,21 @@ export interface RunningApp {
 /**
  * `logs`: where the app's JSON log lines go (give LOG_LEVEL in `env`); silent by default.
  * `overrides`: scripted activities or a shorter retry backoff for the workflow engine.
+ * GitHub calls go out without Probot's retries and write throttling (one comment every few
+ * seconds), as Probot recommends for tests; the merge guard stays.
  */
-export async function startApp(env: Env = {}, logs?: NodeJS.WritableStream, overrides: RunServiceOverrides = {}): Promise<RunningApp> {
+const testOctokit = GuardedOctokit.defaults((options: Record<string, unknown>) => ({
+  ...options,
+  // A function, not an object: Probot passes its own throttle options, which would replace ours.
+  retry: { enabled: false },
+  throttle: { ...(options["throttle"] as object | undefined), enabled: false },
+}));
+
+export async function startApp(env: Env = {}, logs?: NodeJS.WritableStream, overrides: AppOverrides = {}): Promise<RunningApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "orchestrator-test-"));
   const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env });
   const logger = logs ? pino({ level: config.log.level }, logs as pino.DestinationStream) : pino({ level: config.log.level });
-  const app = await createApp(config, logger, overrides);
+  const app = await createApp(config, logger, { githubOctokit: testOctokit, ...overrides });
   const url = await app.listen();
   return {
     app,
