@@ -37,5 +37,11 @@ async function fromEnvironment(): Promise<Dispatch> {
   return createDispatcher({ activities: defaultActivities(), ledger: audit.ledger });
 }
 
-/** Entry point (`dist/lambda.handler`). */
-export const handler = lambdaHandler(() => (cold ??= fromEnvironment()));
+/** Entry point (`dist/lambda.handler`). A failed start is not kept: the next invocation builds again (a fixed setting or a passing outage takes effect). */
+export const handler = lambdaHandler(
+  () =>
+    (cold ??= fromEnvironment().catch((err: unknown) => {
+      cold = undefined;
+      throw err;
+    })),
+);

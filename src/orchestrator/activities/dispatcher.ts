@@ -3,9 +3,10 @@ import { z } from "zod";
 import { LedgerConflictError, type Entry, type Ledger, type NewEntry } from "../ledger/port.js";
 import { WorkflowCatalog } from "../workflows/index.js";
 import { afterFailure } from "../workflows/policy.js";
-import { isFailureStep, nextStepId, stepById } from "../workflows/run-state.js";
+import { approvalChecklist } from "../workflows/approvals.js";
+import { failureReason, isFailureStep, nextStepId, stepById } from "../workflows/run-state.js";
 import { ActivityName } from "../workflows/schema.js";
-import { ActivityError, errorMessageOf, errorNameOf, type JsonObject, type RunState } from "./port.js";
+import { ActivityError, activityCall, errorMessageOf, errorNameOf, type JsonObject, type RunState } from "./port.js";
 import type { ActivityRegistry } from "./registry.js";
 
 /** What the compiled state machine sends (see engine/asl.ts `dispatcherPayload`). */
@@ -56,22 +57,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
     const record = recorder(deps.ledger, event.run_id);
     await record([{ type: "status_changed", payload: { to: "running" } }, { type: "step_started", payload: { step: step.id, attempt } }]);
     try {
-      const output = await deps.activities.get(step.activity)({
-        runId: event.run_id,
-        stepId: step.id,
-        activity: step.activity,
-        attempt,
-        attemptKey: `${event.run_id}/${step.id}/${attempt}`,
-        stepKey: `${event.run_id}/${step.id}`,
-        state,
-        signal,
-        ...(event.task_token ? { taskToken: event.task_token } : {}),
-      });
+      const output = await deps.activities.get(step.activity)(activityCall(event.run_id, step, attempt, state, signal, event.task_token));
       if (event.task_token) {
         // The decision arrives later through the engine's decide(), which finds this token here.
-        const checklist = Array.isArray(output.checklist) ? output.checklist : ["spec", "plan", "risk", "release"];
         await record([
-          { type: "approval_requested", payload: { step: step.id, attempt, checklist: checklist as string[], task_token: event.task_token } },
+          { type: "approval_requested", payload: { step: step.id, attempt, checklist: approvalChecklist(output), task_token: event.task_token } },
           { type: "status_changed", payload: { to: "awaiting_human" } },
         ]);
         return output;
@@ -95,8 +85,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
 }
 
 function failedStatus(state: RunState): NewEntry {
-  const e = state.error;
-  return { type: "status_changed", payload: { to: "failed", reason: e ? `${e.Error}: ${e.Cause}` : "a step failed" } };
+  return { type: "status_changed", payload: { to: "failed", reason: failureReason(state) } };
 }
 
 /** Same type and step/attempt/status: the entry a repeated call would add again. */

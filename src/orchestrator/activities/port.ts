@@ -46,6 +46,28 @@ export interface ActivityCall {
   readonly taskToken?: string;
 }
 
+/** The call for attempt `attempt` of `step`, with its idempotency keys; both engines build their calls here so the keys agree. */
+export function activityCall(
+  runId: string,
+  step: { readonly id: string; readonly activity: ActivityName },
+  attempt: number,
+  state: RunState,
+  signal: AbortSignal,
+  taskToken?: string,
+): ActivityCall {
+  return {
+    runId,
+    stepId: step.id,
+    activity: step.activity,
+    attempt,
+    attemptKey: `${runId}/${step.id}/${attempt}`,
+    stepKey: `${runId}/${step.id}`,
+    state,
+    signal,
+    ...(taskToken ? { taskToken } : {}),
+  };
+}
+
 /**
  * An activity is idempotent per (run, step, attempt key): it first looks for what it already
  * did (a branch, a PR, a comment, a ledger entry) and returns that instead of doing it twice.

@@ -62,7 +62,7 @@ export interface AslMachine {
   [k: string]: Json;
 }
 
-/** The dispatcher's event (see src/lambda.ts): which activity, for which run, step and attempt. */
+/** The dispatcher's event (`DispatchEvent` in activities/dispatcher.ts): which activity, for which run, step and attempt. */
 function dispatcherPayload(step: { id: string; activity: string }, extra: Record<string, Json> = {}): Json {
   return {
     "run_id.$": "$$.Execution.Name",

@@ -4,6 +4,7 @@ import type { StatementSync } from "node:sqlite";
 import { inTransaction, type DatabaseSync } from "../../store/sqlite.js";
 import {
   ActivityError,
+  activityCall,
   errorMessageOf,
   errorNameOf,
   REJECTED_ERROR,
@@ -15,11 +16,11 @@ import type { ActivityRegistry } from "../activities/registry.js";
 import { LedgerConflictError, newRunId, type Entry, type NewEntry, type RunStatus, type TransactionalLedger } from "../ledger/port.js";
 import { RunRequest } from "../run-request.js";
 import { WorkflowCatalog } from "../workflows/index.js";
-import { approvalProgress, decisionEffect, DEFAULT_CHECKLIST } from "../workflows/approvals.js";
+import { approvalChecklist, approvalProgress, decisionEffect } from "../workflows/approvals.js";
 import { afterFailure, TIMEOUT_ERROR } from "../workflows/policy.js";
-import { initialState, isFailureStep, nextStepId, runCreatedEntry, stepById } from "../workflows/run-state.js";
+import { failureReason, initialState, isFailureStep, nextStepId, runCreatedEntry, stepById } from "../workflows/run-state.js";
 import { activityKinds, type FailureStep, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
-import { approvalOutput, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
+import { approvalOutput, cancelReason, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
 
 export interface EmbeddedEngineOptions {
   /** The shared connection to DATA_DIR/orchestrator.db; the engine creates its `engine_runs` table. */
@@ -260,7 +261,7 @@ export class EmbeddedEngine implements WorkflowEngine {
         return;
       }
       const state = JSON.parse(row.state) as RunState;
-      const t = this.transition(current, def, state, [], this.now());
+      const t = this.transition(current, def, state, this.now());
       if (effect.effect === "resume") t.succeeded(step, approvalOutput(decision, progress.checklist));
       else t.failed(step, REJECTED_ERROR, rejectionCause(decision));
       this.commit(t, false);
@@ -275,8 +276,8 @@ export class EmbeddedEngine implements WorkflowEngine {
       const row = this.row(runId);
       if (row.phase === "done") throw new RunStateError(runId, `has already ended (${row.status}); nothing to cancel`);
       const state = JSON.parse(row.state) as RunState;
-      const t = this.transition(row, this.definition(row), state, [], this.now());
-      t.end("cancelled", `cancelled by ${by.by}${by.reason ? `: ${by.reason}` : ""}`);
+      const t = this.transition(row, this.definition(row), state, this.now());
+      t.end("cancelled", cancelReason(by));
       this.commit(t, false);
     });
     // Its attempt (if this process runs it) is aborted; the completion finds the lease gone and is dropped.
@@ -427,7 +428,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     const state = JSON.parse(row.state) as RunState;
     const def = this.catalog.named(row.workflow);
     const step = def && stepById(def, row.step_id);
-    const t = this.transition(row, def, state, [], now);
+    const t = this.transition(row, def, state, now);
     if (!def || !step) {
       t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build; the run cannot continue`);
       this.commit(t, false);
@@ -445,7 +446,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     const def = job.def;
     const step = stepById(def, job.stepId)!;
     // While the lease holds, nobody else changes the run, so the state in hand is the stored one.
-    const t = this.transition(row, def, job.state, [], now);
+    const t = this.transition(row, def, job.state, now);
     if (!outcome.ok) t.failed(step, outcome.error, outcome.message);
     else if (activityKinds[step.activity] === "approval") t.park(step, outcome.output);
     else t.succeeded(step, outcome.output);
@@ -458,7 +459,7 @@ export class EmbeddedEngine implements WorkflowEngine {
       inTransaction(this.db, () => {
         const row = this.q.lease.get(job.runId) as RunRow | undefined;
         if (!row || row.phase !== "leased" || row.lease_token !== job.token) return;
-        const t = this.transition(row, job.def, job.state, [], this.now());
+        const t = this.transition(row, job.def, job.state, this.now());
         t.end("failed", `the result of step ${job.stepId} could not be recorded: ${errorMessageOf(err)}`);
         this.commit(t, false);
       });
@@ -472,7 +473,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     for (const row of this.q.expired.all(now) as unknown as RunRow[]) {
       const def = this.catalog.named(row.workflow);
       const step = def && stepById(def, row.step_id);
-      const t = this.transition(row, def, JSON.parse(row.state) as RunState, [], now);
+      const t = this.transition(row, def, JSON.parse(row.state) as RunState, now);
       if (!def || !step) t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build`);
       else t.failed(step, TIMEOUT_ERROR, `no decision within ${step.timeout_seconds} s`);
       this.commit(t, false);
@@ -545,8 +546,8 @@ export class EmbeddedEngine implements WorkflowEngine {
     }
   }
 
-  private transition(row: RunRow, def: WorkflowDefinition | undefined, state: RunState, entries: NewEntry[], now: number): Transition {
-    return new Transition(row, def, state, entries, now, this.opts.retryDelayMs ?? ((seconds) => seconds * 1000));
+  private transition(row: RunRow, def: WorkflowDefinition | undefined, state: RunState, now: number): Transition {
+    return new Transition(row, def, state, now, this.opts.retryDelayMs ?? ((seconds) => seconds * 1000));
   }
 
   private row(runId: string): RunRow {
@@ -589,17 +590,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     });
     try {
       const activity = this.opts.activities.get(step.activity);
-      const call = {
-        runId: job.runId,
-        stepId: step.id,
-        activity: step.activity,
-        attempt: job.attempt,
-        attemptKey: `${job.runId}/${step.id}/${job.attempt}`,
-        stepKey: `${job.runId}/${step.id}`,
-        state: job.state,
-        signal,
-      };
-      const output = await Promise.race([activity(call), aborted]);
+      const output = await Promise.race([activity(activityCall(job.runId, step, job.attempt, job.state, signal)), aborted]);
       return { ok: true, output: output ?? {} };
     } catch (err) {
       return { ok: false, error: errorNameOf(err), message: errorMessageOf(err) };
@@ -617,13 +608,14 @@ class Transition {
   stepStartedAt: number;
   runAt: number;
   deadlineAt: number | null = null;
+  /** The ledger entries this transition appends, in order. */
+  readonly entries: NewEntry[] = [];
   readonly initialState: RunState;
 
   constructor(
     readonly row: RunRow,
     readonly def: WorkflowDefinition | undefined,
     public state: RunState,
-    readonly entries: NewEntry[],
     readonly now: number,
     private readonly retryDelayMs: (seconds: number) => number,
   ) {
@@ -671,7 +663,7 @@ class Transition {
     this.entries.push({ type: "step_finished", payload: { step: step.id, attempt: this.attempt, output } });
     const def = this.def!;
     if (activityKinds[step.activity] !== "agent") this.state = { ...this.state, steps: { ...this.state.steps, [step.id]: { output } } };
-    if (isFailureStep(def, step.id)) return this.end("failed", this.failureReason());
+    if (isFailureStep(def, step.id)) return this.end("failed", failureReason(this.state));
     const next = nextStepId(def, step.id, this.state.run.stop_after);
     if (next === null) return this.end("succeeded");
     this.goTo(next);
@@ -689,7 +681,7 @@ class Transition {
       this.runAt = this.now + this.retryDelayMs(after.delaySeconds);
       return;
     }
-    if (failure) return this.end("failed", `${this.failureReason()}; the failure report failed too: ${error}: ${message}`);
+    if (failure) return this.end("failed", `${failureReason(this.state)}; the failure report failed too: ${error}: ${message}`);
     this.state = { ...this.state, error: { Error: error, Cause: message } };
     if (after.action === "catch") return this.goTo(def.on_failure.id);
     this.end("failed", `${step.id} failed: ${error}: ${message}`);
@@ -697,15 +689,9 @@ class Transition {
 
   /** The approval request went out: the run waits as a row, with no timer, until a decision or its deadline. */
   park(step: StepDefinition | FailureStep, output: JsonObject): void {
-    const checklist = Array.isArray(output.checklist) && output.checklist.every((c) => typeof c === "string" && c) ? (output.checklist as string[]) : [...DEFAULT_CHECKLIST];
-    this.entries.push({ type: "approval_requested", payload: { step: step.id, attempt: this.attempt, checklist } });
+    this.entries.push({ type: "approval_requested", payload: { step: step.id, attempt: this.attempt, checklist: approvalChecklist(output) } });
     this.setStatus("awaiting_human");
     this.phase = "parked";
     this.deadlineAt = this.stepStartedAt + step.timeout_seconds * 1000;
-  }
-
-  private failureReason(): string {
-    const e = this.state.error;
-    return e ? `${e.Error}: ${e.Cause}` : "a step failed";
   }
 }

@@ -36,6 +36,11 @@ export function rejectionCause(d: Decision): string {
   return `rejected by ${d.by} via ${d.via}${d.item ? ` (${d.item})` : ""}${d.reason ? `: ${d.reason}` : ""}`;
 }
 
+/** The reason a cancelled run records (both engines write the same one). */
+export function cancelReason(by: { readonly by: string; readonly reason?: string }): string {
+  return `cancelled by ${by.by}${by.reason ? `: ${by.reason}` : ""}`;
+}
+
 export interface StartResult {
   readonly runId: string;
   /** False when a run with the same idempotency key already existed: nothing was started. */

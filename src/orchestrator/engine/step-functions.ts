@@ -21,14 +21,14 @@ import { DescribeTaskDefinitionCommand, type ECSClient } from "@aws-sdk/client-e
 import { GetFunctionConfigurationCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { REJECTED_ERROR } from "../activities/port.js";
 import { recorder } from "../activities/dispatcher.js";
-import { LedgerConflictError, type Ledger, type RunStatus } from "../ledger/port.js";
+import { LedgerConflictError, terminalStatuses, type Ledger, type RunStatus } from "../ledger/port.js";
 import { RunRequest } from "../run-request.js";
 import { WorkflowCatalog } from "../workflows/index.js";
 import { approvalProgress, decisionEffect, type ApprovalProgress } from "../workflows/approvals.js";
 import { initialState, runCreatedEntry } from "../workflows/run-state.js";
 import type { WorkflowDefinition } from "../workflows/schema.js";
 import { compileToAsl, type AslTargets } from "./asl.js";
-import { approvalOutput, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
+import { approvalOutput, cancelReason, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
 
 /** Where the state machines live: `arn:aws:states:<region>:<account>:stateMachine:<prefix><Name>`. */
 export interface StateMachineNaming {
@@ -158,9 +158,9 @@ export class StepFunctionsEngine implements WorkflowEngine {
   async cancel(runId: string, by: { by: string; reason?: string }): Promise<void> {
     const run = await this.opts.ledger.run(runId);
     if (!run) throw new RunNotFoundError(runId);
-    if (["succeeded", "failed", "cancelled"].includes(run.status)) throw new RunStateError(runId, `has already ended (${run.status}); nothing to cancel`);
+    if (terminalStatuses.includes(run.status)) throw new RunStateError(runId, `has already ended (${run.status}); nothing to cancel`);
     const def = this.catalog.forRunType(run.run_type);
-    const reason = `cancelled by ${by.by}${by.reason ? `: ${by.reason}` : ""}`;
+    const reason = cancelReason(by);
     try {
       await this.opts.sfn.send(new StopExecutionCommand({ executionArn: executionArn(this.opts.naming, def, runId), error: "Run.Cancelled", cause: reason }));
     } catch (err) {

@@ -67,7 +67,7 @@ export function sfnClient(config: Config): SFNClient {
 }
 
 /** Throws naming every missing Step Functions setting. */
-function requireStepFunctions(config: Config): void {
+export function requireStepFunctions(config: Config): void {
   const problems = [...stepFunctionsProblems(config), ...(config.aws.region ? [] : ["AWS_REGION: the region of the state machines (e.g. eu-west-1)."])];
   if (problems.length > 0) throw new Error(`Step Functions settings missing:\n  - ${problems.join("\n  - ")}`);
 }
@@ -95,5 +95,3 @@ export function aslTargets(config: Config): AslTargets | undefined {
     taskInputPrefix: e.taskInputPrefix!,
   };
 }
-
-export { requireStepFunctions };

@@ -1,8 +1,14 @@
 // Which checklist items of a run's open approval are approved so far, from its ledger entries; shared by both engines.
-import type { Entry } from "../ledger/port.js";
+import { terminalStatuses, type Entry, type RunStatus } from "../ledger/port.js";
 
 /** The checklist when the approval activity names none (DESIGN: Spec / Plan / Risk / Release). */
 export const DEFAULT_CHECKLIST: readonly string[] = ["spec", "plan", "risk", "release"];
+
+/** The checklist an approval activity's output names (a non-empty list of item names), or the default one. */
+export function approvalChecklist(output: { readonly checklist?: unknown }): string[] {
+  const c = output.checklist;
+  return Array.isArray(c) && c.length > 0 && c.every((x) => typeof x === "string" && x !== "") ? [...(c as string[])] : [...DEFAULT_CHECKLIST];
+}
 
 export interface ApprovalProgress {
   /** The approval step and attempt the latest `approval_requested` entry is for. */
@@ -17,8 +23,6 @@ export interface ApprovalProgress {
   /** False once the step has finished or failed, or the run has ended. */
   readonly open: boolean;
 }
-
-const ended = new Set(["succeeded", "failed", "cancelled"]);
 
 /**
  * The state of the latest approval request. An approval naming an item approves that item; one
@@ -44,7 +48,7 @@ export function approvalProgress(entries: readonly Entry[]): ApprovalProgress | 
       if (typeof p.item === "string") approved.add(p.item);
       else for (const c of checklist) approved.add(c);
     } else if ((e.type === "step_finished" || e.type === "step_failed") && p.step === step) open = false;
-    else if (e.type === "status_changed" && ended.has(String(p.to))) open = false;
+    else if (e.type === "status_changed" && terminalStatuses.includes(p.to as RunStatus)) open = false;
   }
   return {
     step,

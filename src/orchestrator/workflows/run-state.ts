@@ -63,6 +63,12 @@ export function runCreatedEntry(request: RunRequest, def: WorkflowDefinition, po
   };
 }
 
+/** Why a run ends failed once its failure step finished: the caught error, when there is one. */
+export function failureReason(state: RunState): string {
+  const e = state.error;
+  return e ? `${e.Error}: ${e.Cause}` : "a step failed";
+}
+
 /** A step of the definition by id, the failure step included. */
 export function stepById(def: WorkflowDefinition, id: string): StepDefinition | FailureStep | undefined {
   return def.steps.find((s) => s.id === id) ?? (def.on_failure.id === id ? def.on_failure : undefined);

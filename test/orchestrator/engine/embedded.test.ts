@@ -162,6 +162,24 @@ describe("embedded engine: semantics", () => {
     expect(acts.trace(b.runId).at(-1)).toBe("report:ok");
   });
 
+  it("waits for the checklist the approval activity names, and falls back to the default for a malformed one", async () => {
+    const { engine, ledger } = engineWith({
+      short: { await_approvals: [{ output: { checklist: ["spec", "release"] } }] },
+      malformed: { await_approvals: [{ output: { checklist: ["spec", 7] } }] },
+    });
+    const a = await engine.start(request("impl_change", "short"));
+    await waitForStatus(engine, a.runId, ["awaiting_human"]);
+    await expect(engine.decide(a.runId, { decision: "approved", by: "alice", via: "slash_command", item: "plan" })).rejects.toThrow(/"plan" is not on its approval checklist \(spec, release\)/);
+    await engine.decide(a.runId, { decision: "approved", by: "alice", via: "slash_command", item: "spec" });
+    await engine.decide(a.runId, { decision: "approved", by: "bob", via: "slash_command", item: "release" });
+    expect(await waitForStatus(engine, a.runId, ["succeeded", "failed"])).toBe("succeeded");
+    expect((await ledger.entries(a.runId)).find((e) => e.type === "approval_requested")!.payload.checklist).toEqual(["spec", "release"]);
+
+    const b = await engine.start(request("impl_change", "malformed"));
+    await waitForStatus(engine, b.runId, ["awaiting_human"]);
+    expect((await ledger.entries(b.runId)).find((e) => e.type === "approval_requested")!.payload.checklist).toEqual(["spec", "plan", "risk", "release"]);
+  });
+
   it("rejecting one item fails the approval step even after other items were approved", async () => {
     const { acts, engine, ledger } = engineWith({});
     const { runId } = await engine.start(request("impl_change"));

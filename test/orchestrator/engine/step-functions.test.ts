@@ -244,7 +244,38 @@ describe("activity Lambda", () => {
     expect(await invoke({ ...event, step: "deploy" }).catch((e: Error) => e.message)).toMatch(/ImplementationRun has no step deploy/);
   });
 
+  it("records the approval request with the activity's checklist, or the default one for a malformed checklist, like the embedded engine", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    const acts = new ScriptedActivities({
+      short: { await_approvals: [{ output: { checklist: ["spec", "release"] } }] },
+      malformed: { await_approvals: [{ output: { checklist: [] } }] },
+    });
+    const dispatch = createDispatcher({ activities: acts.registry(), ledger, catalog: new WorkflowCatalog() });
+    const checklistOf = async (scenario: string) => {
+      const { runId } = await engine.start(request("impl_change", scenario));
+      const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand).at(-1)!.args[0].input.input!) as Record<string, unknown>;
+      await dispatch({ run_id: runId, step: "await_approvals", activity: "await_approvals", retry_count: 0, state, task_token: `token-${scenario}` });
+      const asked = (await ledger.entries(runId)).find((e) => e.type === "approval_requested")!;
+      expect(asked.payload.task_token).toBe(`token-${scenario}`);
+      return asked.payload.checklist;
+    };
+    expect(await checklistOf("short")).toEqual(["spec", "release"]);
+    expect(await checklistOf("malformed")).toEqual(["spec", "plan", "risk", "release"]);
+  });
+
   it("the deployed entry point refuses to run without the shared DynamoDB ledger", async () => {
     await expect(handler({})).rejects.toThrow(/set LEDGER_BACKEND=dynamodb/);
+  });
+
+  it("a failed start is not kept: the next invocation reads the environment again", async () => {
+    await expect(handler({})).rejects.toThrow(/set LEDGER_BACKEND=dynamodb/);
+    const saved = { LEDGER_BACKEND: process.env.LEDGER_BACKEND, ENGINE_CONCURRENCY: process.env.ENGINE_CONCURRENCY };
+    Object.assign(process.env, { LEDGER_BACKEND: "dynamodb", ENGINE_CONCURRENCY: "ten" });
+    try {
+      await expect(handler({})).rejects.toThrow(/ENGINE_CONCURRENCY/);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   });
 });
