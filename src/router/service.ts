@@ -154,17 +154,17 @@ export class ModelRouter {
     const refusals: string[] = [];
     for (const cand of p.chain) {
       const provider = providers.get(cand.model.provider);
+      // The output allowance shrinks to what max_cost_per_call_usd pays for at this model's price.
+      const maxTokens = affordableOutput(cand.model, p.promptTokens, p.maxTokens, limits.max_cost_per_call_usd);
+      if (maxTokens < 1) {
+        const reason = `${cand.name}: the prompt alone costs more than max_cost_per_call_usd $${limits.max_cost_per_call_usd}`;
+        await this.record(req.runId, { ...this.baseRecord(p, cand, 1, streaming), outcome: "refused", error: reason });
+        refusals.push(reason);
+        continue;
+      }
+      const estimate = callCostUsd(cand.model, p.promptTokens, maxTokens);
       for (let attempt = 1; attempt <= retry.max_attempts; attempt++) {
         const base = this.baseRecord(p, cand, attempt, streaming);
-        // The output allowance shrinks to what max_cost_per_call_usd pays for at this model's price.
-        const maxTokens = affordableOutput(cand.model, p.promptTokens, p.maxTokens, limits.max_cost_per_call_usd);
-        if (maxTokens < 1) {
-          const reason = `${cand.name}: the prompt alone costs more than max_cost_per_call_usd $${limits.max_cost_per_call_usd}`;
-          await this.record(req.runId, { ...base, outcome: "refused", error: reason });
-          refusals.push(reason);
-          break;
-        }
-        const estimate = callCostUsd(cand.model, p.promptTokens, maxTokens);
         const reservation = await this.deps.budgets.reserve({
           runId: req.runId,
           role: req.role,

@@ -49,4 +49,22 @@ describe("orchestrator policy / route / redact", () => {
     expect(r.stdout).toBe(`token=[REDACTED:github-token:1]\nid [REDACTED:customer-id:1] and sha ${"ab12".repeat(10)}\n`);
     expect(r.stderr).toContain("redacted 2: customer-id=1, github-token=1");
   });
+
+  it("redact says so when the default policy is invalid, and redacts with the built-in rules", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "redact-cli-"));
+    const bad = path.join(dir, "routing-policy.yaml");
+    writeFileSync(bad, "version: 1\nproviders: {}\n");
+    const child = spawnCli(["redact"], { ROUTING_POLICY_PATH: bad });
+    child.stdin.end(`token=ghp_${"Zx9".repeat(12)}\n`);
+    const r = await finished(child);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("token=[REDACTED:github-token:1]\n");
+    expect(r.stderr).toContain("routing-policy.yaml is invalid");
+    expect(r.stderr).toContain("redaction.patterns are not applied");
+    const missing = spawnCli(["redact"], { ROUTING_POLICY_PATH: path.join(dir, "none.yaml") });
+    missing.stdin.end("nothing secret\n");
+    const m = await finished(missing);
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stderr).not.toContain("warning");
+  });
 });

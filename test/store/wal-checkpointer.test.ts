@@ -1,5 +1,5 @@
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { endianness, tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { inTransaction, openSqlite, type DatabaseSync } from "../../src/store/sqlite.js";
@@ -11,6 +11,18 @@ async function until(what: string, check: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Whether every WAL frame is in the database file, read from the wal-index without checkpointing:
+ * mxFrame of its header (byte 16) against nBackfill (byte 96), native byte order
+ * (https://sqlite.org/walformat.html). The database file's size alone says only that the
+ * highest page was copied, not that later frames of lower pages were.
+ */
+function walBackfilled(file: string): boolean {
+  const shm = readFileSync(`${file}-shm`);
+  const u32 = (at: number) => (endianness() === "LE" ? shm.readUInt32LE(at) : shm.readUInt32BE(at));
+  return u32(96) >= u32(16);
 }
 
 const autocheckpoint = (db: DatabaseSync) => (db.prepare("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
@@ -78,7 +90,7 @@ describe("WAL checkpointer", () => {
     const bytes = () => (db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count * 4096;
     await until("the worker's pass to reach the end of the WAL", () => {
       c.committed();
-      return statSync(file).size >= bytes();
+      return statSync(file).size >= bytes() && walBackfilled(file);
     });
     write(1);
     // After a restart the WAL holds only the frames written since; without one it would hold all 40 rounds (over 200 frames).

@@ -1,5 +1,5 @@
 // `orchestrator redact`: prints text with secrets replaced by placeholders; counts by kind go to stderr.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { text as readStream } from "node:stream/consumers";
 import type { Command } from "commander";
 import { loadPolicyFile } from "../../router/policy.js";
@@ -18,7 +18,7 @@ export default function register(program: Command, ctx: CliContext): void {
       try {
         input = o.file ? readFileSync(o.file, "utf8") : await readStream(process.stdin);
       } catch (err) {
-        process.stderr.write(`${o.file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}\n`);
+        process.stderr.write(`${o.file ?? "stdin"}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}\n`);
         process.exit(EXIT_USAGE);
       }
       const patterns = policyPatterns(o.policy ?? ctx.config().router.policyPath, o.policy !== undefined);
@@ -31,7 +31,10 @@ export default function register(program: Command, ctx: CliContext): void {
     });
 }
 
-/** The policy's own patterns; a missing default policy just means none, an explicit bad one is an error. */
+/**
+ * The policy's own patterns. A missing default policy just means none; an invalid default one is
+ * said on stderr (its patterns would otherwise be silently left out); an explicit bad one is an error.
+ */
 function policyPatterns(file: string, explicit: boolean) {
   try {
     return loadPolicyFile(file).policy.redaction.patterns;
@@ -40,6 +43,7 @@ function policyPatterns(file: string, explicit: boolean) {
       process.stderr.write(`${(err as Error).message}\n`);
       process.exit(EXIT_USAGE);
     }
+    if (existsSync(file)) process.stderr.write(`${(err as Error).message}\nwarning: redacting with the built-in rules only; the policy's redaction.patterns are not applied\n`);
     return [];
   }
 }
