@@ -57,7 +57,7 @@ export function createIntake(config: Config, db: DatabaseSync, github: Probot | 
       gitlab: config.gitlab.token ? gitlabIntakePorts({ baseUrl: config.gitlab.url, token: config.gitlab.token }) : unconfiguredForge("GitLab", "GITLAB_TOKEN"),
     },
     ...(email && apiToken && baseUrl ? { jira: jiraCommentPoster({ baseUrl, email, apiToken }) } : {}),
-    runRequests: { submit: (r) => starting.submit(r), forSubject: (repo, ref) => runRequests.forSubject(repo, ref), all: () => runRequests.all() },
+    runRequests: { submit: (r) => starting.submit(r), forSubject: (repo, ref) => runRequests.forSubject(repo, ref) },
     runControl: engineRunControl({ engine: runs.engine, ledger: runs.ledger, requests: runRequests }),
     runs: (repo, subject) => runsAbout(runs.ledger, repo, subject),
     readCommands: parseCommands,

@@ -7,7 +7,7 @@ import type { DeliveryMeta, EventSource, NormalizeResult } from "./schema.js";
 
 export type { DeliveryMeta, Event, EventSource, NormalizeResult } from "./schema.js";
 
-export const normalizers: Readonly<Record<EventSource, (name: string, payload: unknown, meta: DeliveryMeta) => NormalizeResult>> = {
+const normalizers: Readonly<Record<EventSource, (name: string, payload: unknown, meta: DeliveryMeta) => NormalizeResult>> = {
   github: normalizeGithub,
   gitlab: normalizeGitlab,
   jira: normalizeJira,

@@ -42,7 +42,7 @@ function issueParts(issue: z.output<typeof Issue>) {
 }
 
 /** Plain text of a body that is either wiki markup (a string) or an Atlassian Document Format tree. */
-export function bodyText(body: unknown): string | null {
+function bodyText(body: unknown): string | null {
   if (body == null) return null;
   if (typeof body === "string") return body;
   const out: string[] = [];

@@ -1,6 +1,6 @@
 // GitLab's webhook edge: the X-Gitlab-Token secret, compared in constant time, two tokens while rotating.
-import { createHash } from "node:crypto";
 import type { Config } from "../config.js";
+import { sha256Hex } from "../events/index.js";
 import { HttpError } from "./http-error.js";
 import { matchesAnySecret } from "./secrets-compare.js";
 import { requiredHeader, type WebhookVendor } from "./webhook-route.js";
@@ -25,7 +25,7 @@ export function gitlabWebhooks(config: Config["gitlab"]): WebhookVendor {
         return typeof v === "string" && v.length > 0 ? v : undefined;
       };
       // GitLab retries a delivery with the same Idempotency-Key (16.x+); older versions only send the event UUID.
-      const id = header("idempotency-key") ?? header("x-gitlab-event-uuid") ?? `sha256-${createHash("sha256").update(rawBody).digest("hex")}`;
+      const id = header("idempotency-key") ?? header("x-gitlab-event-uuid") ?? `sha256-${sha256Hex(rawBody)}`;
       return { id, name: requiredHeader(request, "X-Gitlab-Event", "GitLab's event name, e.g. Merge Request Hook") };
     },
   };

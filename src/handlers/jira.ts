@@ -1,6 +1,6 @@
 // Jira's webhook edge: HMAC X-Hub-Signature (Jira Cloud's webhook secret) or a secret `token` query parameter.
-import { createHash } from "node:crypto";
 import type { Config } from "../config.js";
+import { sha256Hex } from "../events/index.js";
 import { HttpError } from "./http-error.js";
 import { hmacSha256Check } from "./hmac-signature.js";
 import { matchesAnySecret } from "./secrets-compare.js";
@@ -31,7 +31,7 @@ export function jiraWebhooks(config: Config["jira"]): WebhookVendor {
     },
     identify(request, payload, rawBody) {
       const h = request.headers["x-atlassian-webhook-identifier"];
-      const id = typeof h === "string" && h.length > 0 ? h : `sha256-${createHash("sha256").update(rawBody).digest("hex")}`;
+      const id = typeof h === "string" && h.length > 0 ? h : `sha256-${sha256Hex(rawBody)}`;
       const event = (payload as { webhookEvent?: unknown } | null)?.webhookEvent;
       if (typeof event !== "string" || event.length === 0) {
         throw new HttpError(400, "invalid_payload", "Jira payload has no webhookEvent field; is this a Jira webhook?");

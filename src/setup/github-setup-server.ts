@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { mergeEnvFile } from "./env-file.js";
-import { convertManifestCode, createAppUrl, credentialsEnv, readManifest, type ManifestConversion } from "./github-manifest.js";
+import { convertManifestCode, createAppUrl, credentialsEnv, readManifest, type GithubAppManifest, type ManifestConversion } from "./github-manifest.js";
 
 export interface GithubSetupOptions {
   readonly manifestFile: string | URL;
@@ -36,13 +36,14 @@ export async function startGithubSetup(opts: GithubSetupOptions): Promise<Github
   let finish!: (r: GithubSetupResult) => void;
   const done = new Promise<GithubSetupResult>((resolve) => (finish = resolve));
   let exchanging = false;
+  // Read once the port is known (its redirect URL names it), before the first page is served.
+  let manifest!: GithubAppManifest;
 
   const server = http.createServer((req, res) => {
     const reqUrl = new URL(req.url ?? "/", "http://127.0.0.1");
     const send = (status: number, html: string) => res.writeHead(status, { "content-type": "text/html; charset=utf-8" }).end(page(html));
     if (req.method !== "GET") return send(405, "<p>Only GET is served here.</p>");
     if (reqUrl.pathname === "/") {
-      const manifest = readManifest(opts.manifestFile, { webhookUrl: opts.webhookUrl, redirectUrl: `${base()}/callback`, name: opts.name });
       const action = createAppUrl({ org: opts.org, gheHost: opts.gheHost, state });
       return send(
         200,
@@ -86,15 +87,23 @@ export async function startGithubSetup(opts: GithubSetupOptions): Promise<Github
     server.listen(opts.port, "127.0.0.1", resolve);
   });
   const base = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // A browser keeps its connection open; it must not hold the command up.
+      server.closeAllConnections();
+    });
+  try {
+    // A bad app.yml is reported now, not as a failure of the page the browser asks for.
+    manifest = readManifest(opts.manifestFile, { webhookUrl: opts.webhookUrl, redirectUrl: `${base()}/callback`, name: opts.name });
+  } catch (err) {
+    await close();
+    throw err;
+  }
   return {
     url: base(),
     done,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // A browser keeps its connection open; it must not hold the command up.
-        server.closeAllConnections();
-      }),
+    close,
   };
 }
 

@@ -121,6 +121,14 @@ describe("orchestrator setup github", () => {
     }
   });
 
+  it("refuses to start on an invalid manifest, naming the file and the field", async () => {
+    const manifestFile = path.join(dir, "bad-app.yml");
+    writeFileSync(manifestFile, "name: Orchestrator\nurl: not a url\ndefault_permissions: {}\ndefault_events: []\n");
+    const envFile = path.join(dir, "bad-manifest.env");
+    await expect(startGithubSetup({ manifestFile, envFile, port: 0, webhookUrl: "https://example.com/hooks" })).rejects.toThrow(`${manifestFile}: url `);
+    expect(() => statSync(envFile)).toThrow();
+  });
+
   it("merges into a dotenv file without touching unrelated lines", () => {
     const file = path.join(dir, "merge.env");
     writeFileSync(file, "export A=1\nB='two words'\n# keep\nC=3\n");

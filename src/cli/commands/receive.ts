@@ -5,7 +5,6 @@ import path from "node:path";
 import type { Command } from "commander";
 import { createGithubApp } from "../../handlers/github-app.js";
 import { HttpError } from "../../handlers/http-error.js";
-import { readEnv } from "../../config.js";
 import { createIntake } from "../../intake.js";
 import { buildRunServices } from "../../run-services.js";
 import { openSqlite } from "../../store/sqlite.js";
@@ -33,7 +32,7 @@ export default function register(program: Command, ctx: CliContext): void {
       const db = openSqlite(dbFile, { synchronous: config.data.sqliteSynchronous });
       // Like the server: a trigger's run is recorded in the ledger and queued on the engine. This
       // one-shot process executes no steps; the server's engine (same DATA_DIR or Step Functions) runs them.
-      const services = await buildRunServices({ config, dataDir, db, dbFile, logger, env: readEnv(), takeWork: false });
+      const services = await buildRunServices({ config, dataDir, db, dbFile, logger, env: ctx.env(), takeWork: false });
       const intake = createIntake(config, db, createGithubApp(config, logger), logger, { engine: services.engine, ledger: services.audit.ledger });
       try {
         const id = opts.id ?? randomUUID();

@@ -59,6 +59,7 @@ export class DeliveryQueue {
   private readonly doneStmt;
   private readonly retryStmt;
   private readonly failStmt;
+  private readonly dueStmt;
   /** The WAL file to fsync after each commit, when the store runs with synchronous=FULL on a file. */
   private readonly walFile: string | undefined;
   private wal: Promise<FileHandle> | undefined;
@@ -128,6 +129,8 @@ export class DeliveryQueue {
       `UPDATE intake_deliveries SET status = 'failed', last_error = ?, locked_by = NULL, locked_until = NULL, finished_at = ?
        WHERE source = ? AND delivery_id = ? AND locked_by = ?`,
     );
+    // Asked after every claim and every finished delivery: prepared once, like the writes.
+    this.dueStmt = db.prepare("SELECT MIN(MAX(run_at, COALESCE(locked_until, 0))) AS due FROM intake_deliveries WHERE status = 'queued'");
   }
 
   /**
@@ -271,9 +274,7 @@ export class DeliveryQueue {
 
   /** Milliseconds until the next queued delivery is due (0 when one is due now), or null when none waits. */
   nextDueIn(now = Date.now()): number | null {
-    const row = this.db
-      .prepare("SELECT MIN(MAX(run_at, COALESCE(locked_until, 0))) AS due FROM intake_deliveries WHERE status = 'queued'")
-      .get() as { due: number | null };
+    const row = this.dueStmt.get() as { due: number | null };
     return row.due === null ? null : Math.max(0, row.due - now);
   }
 

@@ -6,7 +6,7 @@ import type { RepoConfig } from "../repo-config/schema.js";
 import type { RunSummary } from "../ledger/port.js";
 import type { RunControl } from "../run-control.js";
 import { subjectRef, type RunRequestLog, type RunRequestSink, type RunType } from "../run-request.js";
-import type { CommandReader } from "../triggers/command.js";
+import type { CommandLine, CommandReader } from "../triggers/command.js";
 import { decide, needsChangedFiles, triggeringKinds, type Decision } from "../triggers/decide.js";
 import type { EventProcessor } from "./worker.js";
 
@@ -29,7 +29,8 @@ export interface IntakeSettings {
 export interface ProcessorDeps {
   readonly forges: Readonly<Record<"github" | "gitlab", ForgeIntakePorts>>;
   readonly jira?: TrackerCommentPoster;
-  readonly runRequests: RunRequestSink & RunRequestLog;
+  /** Where run requests go, and the ones already made about a subject (for `/orchestrator status`). */
+  readonly runRequests: RunRequestSink & Pick<RunRequestLog, "forSubject">;
   readonly readCommands: CommandReader;
   readonly runControl?: RunControl;
   /** The runs about an issue, PR/MR or Jira issue, newest first (from the run ledger), for `/orchestrator status`. */
@@ -42,21 +43,34 @@ export interface ProcessorDeps {
  * before the 202 too, so most deliveries (comments without a command, pushes, CI) never enter the queue.
  */
 export function eventScreen(botLogins: readonly string[], readCommands: CommandReader): (event: Event) => string | null {
-  const own = new Set(botLogins.map((l) => l.toLowerCase()));
-  return (event) => {
-    if (own.has(event.actor.login.toLowerCase())) return "sent by our own bot";
-    if (!triggeringKinds.has(event.kind)) return `${event.kind} events do not start runs`;
-    if (event.kind === "comment_created" && (!event.text || readCommands(event.text).length === 0)) return "comment has no /orchestrator command";
-    return null;
-  };
+  const own = ownLogins(botLogins);
+  // The comment is read only when the cheaper checks pass.
+  return (event) => skipReason(own, event, () => commentCommands(event, readCommands));
+}
+
+function ownLogins(botLogins: readonly string[]): ReadonlySet<string> {
+  return new Set(botLogins.map((l) => l.toLowerCase()));
+}
+
+function skipReason(own: ReadonlySet<string>, event: Event, commands: () => readonly CommandLine[]): string | null {
+  if (own.has(event.actor.login.toLowerCase())) return "sent by our own bot";
+  if (!triggeringKinds.has(event.kind)) return `${event.kind} events do not start runs`;
+  if (event.kind === "comment_created" && commands().length === 0) return "comment has no /orchestrator command";
+  return null;
+}
+
+/** The slash commands of a comment; none for any other event. */
+function commentCommands(event: Event, readCommands: CommandReader): CommandLine[] {
+  return event.kind === "comment_created" && event.text ? readCommands(event.text) : [];
 }
 
 export function eventProcessor(deps: ProcessorDeps): EventProcessor {
-  const screen = eventScreen(deps.settings.botLogins, deps.readCommands);
+  const own = ownLogins(deps.settings.botLogins);
   return async (event) => {
-    const skip = screen(event);
+    // Read once: the screen and the triggers both need the comment's commands.
+    const commands = commentCommands(event, deps.readCommands);
+    const skip = skipReason(own, event, () => commands);
     if (skip) return `ignored: ${skip}`;
-    const commands = event.kind === "comment_created" && event.text ? deps.readCommands(event.text) : [];
     const repo = resolveRepo(event, deps.settings);
     if (typeof repo === "string") return `ignored: ${repo}`;
     const forge = deps.forges[repo.forge];
