@@ -41,13 +41,16 @@ function pae(type, body) {
 }
 
 const DIGESTS = { ed25519: null, "ecdsa-p256-sha256": "sha256", "ecdsa-p384-sha384": "sha384" };
+const CURVES = { prime256v1: "ecdsa-p256-sha256", secp384r1: "ecdsa-p384-sha384" };
 
 async function loadKeys(source) {
   const text = /^https?:\/\//.test(source) ? await (await fetch(source)).text() : readFileSync(source, "utf8");
   if (text.includes("-----BEGIN PUBLIC KEY-----") && !text.trimStart().startsWith("{")) {
     const key = createPublicKey(text);
     const spki = key.export({ format: "der", type: "spki" });
-    const algorithm = key.asymmetricKeyType === "ed25519" ? "ed25519" : `ecdsa-${key.asymmetricKeyDetails?.namedCurve === "secp384r1" ? "p384-sha384" : "p256-sha256"}`;
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    const algorithm = key.asymmetricKeyType === "ed25519" ? "ed25519" : key.asymmetricKeyType === "ec" ? CURVES[curve] : undefined;
+    if (!algorithm) throw new Error(`${source} holds a ${key.asymmetricKeyType}${curve ? ` ${curve}` : ""} key; evidence is signed with ed25519, ECDSA P-256 or ECDSA P-384 keys`);
     return [{ keyid: sha256(spki).toString("hex"), algorithm, public_key: text }];
   }
   return JSON.parse(text).keys;

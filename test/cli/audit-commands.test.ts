@@ -1,4 +1,5 @@
 // The audit commands as a user runs them: runs, ledger verify, evidence sign/show/verify, artifacts get.
+import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -77,6 +78,25 @@ describe("audit CLI", () => {
     expect(bad.stdout).toMatch(/FAILED/);
     expect((await runCli(["evidence", "show", runIds[1]!], env)).stderr).toMatch(/no evidence bundle sealed/);
     expect((await runCli(["evidence", "verify", "no-such-file.json"], env)).code).toBe(2);
+  });
+
+  it("verifies evidence against a public key PEM given with --keys", async () => {
+    // Runs after the bundle of runIds[0] was sealed above.
+    const own = createPublicKey(readFileSync(path.join(dataDir, "keys", "evidence-signing-ed25519.pem"), "utf8"));
+    const pemFile = (name: string, key: KeyObject) => {
+      const file = path.join(dataDir, name);
+      writeFileSync(file, key.export({ format: "pem", type: "spki" }));
+      return file;
+    };
+    const ok = await runCli(["evidence", "verify", runIds[0]!, "--keys", pemFile("own.pem", own)], env);
+    expect(ok.stdout).toMatch(/^evidence OK: run_\w+/);
+    expect(ok.code).toBe(0);
+    const other = await runCli(["evidence", "verify", runIds[0]!, "--keys", pemFile("other.pem", generateKeyPairSync("ed25519").publicKey)], env);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toMatch(/FAILED/);
+    const rsa = await runCli(["evidence", "verify", runIds[0]!, "--keys", pemFile("rsa.pem", generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey)], env);
+    expect(rsa.code).toBe(2);
+    expect(rsa.stderr).toMatch(/holds a rsa key; evidence is signed with ed25519, ECDSA P-256 or ECDSA P-384 keys/);
   });
 
   it("gets an artifact only when intact", async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
+import { Sha256Hex } from "../../orchestrator/artifacts/port.js";
 import { withAuditStores } from "../audit-stores.js";
 import { EXIT_USAGE, type CliContext } from "../context.js";
 
@@ -16,7 +17,7 @@ export default function register(program: Command, ctx: CliContext): void {
     .option("--info", "print size and metadata instead of the bytes")
     .action(async (sha: string, o: { out?: string; info?: boolean }) => {
       const sha256 = sha.replace(/^sha256[:/]/, "");
-      if (!/^[0-9a-f]{64}$/.test(sha256)) {
+      if (!Sha256Hex.safeParse(sha256).success) {
         process.stderr.write(`"${sha}" is not a sha256: give 64 lowercase hex digits (optionally prefixed sha256/)\n`);
         process.exit(EXIT_USAGE);
       }

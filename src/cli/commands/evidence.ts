@@ -2,9 +2,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { EvidenceBundle } from "../../orchestrator/evidence/bundle.js";
-import type { AuditStores } from "../../orchestrator/evidence/wire.js";
+import { SIGNING_KEYS_PATH, type AuditStores } from "../../orchestrator/evidence/wire.js";
 import { RunId } from "../../orchestrator/ledger/port.js";
-import { SigningKeys, type PublicKeyRecord } from "../../orchestrator/signing/port.js";
+import { publicKeyRecordFromPem, SigningKeys, type PublicKeyRecord } from "../../orchestrator/signing/port.js";
 import { runIdOrExit, withAuditStores } from "../audit-stores.js";
 import { EXIT_USAGE, type CliContext } from "../context.js";
 
@@ -81,7 +81,8 @@ function readKeys(file: string): PublicKeyRecord[] {
   try {
     const text = readFileSync(file, "utf8");
     if (text.trimStart().startsWith("{")) return SigningKeys.parse(JSON.parse(text)).keys;
-    process.stderr.write(`--keys: give the signing-keys.json document served at /.well-known/orchestrator/signing-keys.json\n`);
+    if (text.includes("-----BEGIN PUBLIC KEY-----")) return [publicKeyRecordFromPem(text, file)];
+    process.stderr.write(`--keys ${file}: give the signing-keys.json document served at ${SIGNING_KEYS_PATH}, or a public key PEM\n`);
   } catch (err) {
     process.stderr.write(`--keys ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
   }

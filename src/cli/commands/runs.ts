@@ -1,6 +1,7 @@
 // `orchestrator runs list|show`: runs from the ledger, newest first, and one run's record and entries.
 import type { Command } from "commander";
 import { RunStatus, type RunSummary } from "../../orchestrator/ledger/port.js";
+import { MAX_PAGE } from "../../orchestrator/ledger/query.js";
 import { runIdOrExit, withAuditStores } from "../audit-stores.js";
 import { EXIT_USAGE, type CliContext } from "../context.js";
 
@@ -12,14 +13,14 @@ export default function register(program: Command, ctx: CliContext): void {
     .option("--repo <repo>", "only runs scoped to this repository (owner/name or group/project)")
     .option("--status <status>", `one of ${RunStatus.options.join(", ")}`)
     .option("--subject <key>", "only runs about this PR/MR or Jira issue, e.g. github:acme/api#12, gitlab:grp/proj!7, jira:ABC-1")
-    .option("--limit <n>", "runs per page (1-200)", "50")
+    .option("--limit <n>", `runs per page (1-${MAX_PAGE})`, "50")
     .option("--cursor <cursor>", "the cursor printed by the previous page")
     .option("--json", "print the page as JSON")
     .action(async (o: { repo?: string; status?: string; subject?: string; limit: string; cursor?: string; json?: boolean }) => {
       const status = o.status === undefined ? undefined : RunStatus.safeParse(o.status);
       if (status && !status.success) usage(`--status must be one of ${RunStatus.options.join(", ")}, got "${o.status}"`);
       const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 200) usage(`--limit must be an integer from 1 to 200, got "${o.limit}"`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) usage(`--limit must be an integer from 1 to ${MAX_PAGE}, got "${o.limit}"`);
       await withAuditStores(ctx, async ({ ledger }) => {
         const page = await ledger.listRuns({ repo: o.repo, status: status?.data, subject: o.subject, limit, cursor: o.cursor });
         if (o.json) process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);

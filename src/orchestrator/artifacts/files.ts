@@ -4,11 +4,10 @@ import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, readFileSy
 import { access, stat } from "node:fs/promises";
 import canonicalize from "canonicalize";
 import path from "node:path";
-import { pipeline } from "node:stream";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { BLOCK, HashingBlockWriter } from "./block-writer.js";
 import { ArtifactNotFoundError, artifactKey, type ArtifactInfo, type ArtifactMeta, type ArtifactStore } from "./port.js";
-import { assertSha256, chunksOf, collect, metaRecord, verifying } from "./streams.js";
+import { assertSha256, chunksOf, collect, metaRecord, verifiedStream } from "./streams.js";
 
 /*
  * Layout under `root`:
@@ -96,9 +95,7 @@ export function fileArtifactStore(root: string): ArtifactStore {
     },
     async stream(sha256): Promise<Readable> {
       const { size } = await open(sha256);
-      const out = new PassThrough();
-      pipeline(createReadStream(objectPath(sha256), { highWaterMark: BLOCK }), verifying(sha256, size), out, () => {});
-      return out;
+      return verifiedStream(createReadStream(objectPath(sha256), { highWaterMark: BLOCK }), sha256, size);
     },
     async ready() {
       await access(path.join(root, "tmp")).catch(() => {

@@ -1,6 +1,6 @@
 // The AWS artifact store: S3 objects under sha256/<hex>, streamed up through a hashing pass, SSE-KMS when a key is set.
 import { createHash, randomUUID } from "node:crypto";
-import { PassThrough, pipeline, type Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ArtifactNotFoundError, artifactKey, type ArtifactInfo, type ArtifactMeta, type ArtifactStore } from "./port.js";
-import { assertSha256, chunksOf, collect, metaRecord, verifying } from "./streams.js";
+import { assertSha256, chunksOf, collect, metaRecord, verifiedStream } from "./streams.js";
 
 export interface S3ArtifactOptions {
   readonly client: S3Client;
@@ -115,9 +115,7 @@ export function s3ArtifactStore(opts: S3ArtifactOptions): ArtifactStore {
         if (err instanceof NoSuchKey || (err instanceof Error && err.name === "NoSuchKey")) throw new ArtifactNotFoundError(sha256);
         throw err;
       }
-      const out = new PassThrough();
-      pipeline(res.Body as Readable, verifying(sha256, res.ContentLength), out, () => {});
-      return out;
+      return verifiedStream(res.Body as Readable, sha256, res.ContentLength);
     },
     async ready() {
       await client.send(new HeadBucketCommand({ Bucket: bucket })).catch((err: unknown) => {

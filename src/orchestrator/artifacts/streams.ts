@@ -1,9 +1,9 @@
 // Byte plumbing shared by the artifact adapters: body → chunks, and a stream that verifies a digest as it passes.
 import { createHash, hash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { PassThrough, pipeline, Readable, Transform, type TransformCallback } from "node:stream";
 import canonicalize from "canonicalize";
-import { ArtifactCorruptError, ArtifactMeta, type ArtifactBody, type ArtifactMetaInput, type FileBody } from "./port.js";
+import { ArtifactCorruptError, ArtifactMeta, Sha256Hex, type ArtifactBody, type ArtifactMetaInput, type FileBody } from "./port.js";
 
 const SLICE = 1024 * 1024;
 
@@ -40,8 +40,16 @@ function isFileBody(body: ArtifactBody): body is FileBody {
   return typeof body === "object" && body !== null && !(Symbol.asyncIterator in body) && !(Symbol.iterator in body) && typeof (body as FileBody).path === "string";
 }
 
+/** `source` passed through `verifying`: the stream an adapter's `stream()` returns, failing instead of ending on a mismatch. */
+export function verifiedStream(source: Readable, sha256: string, size?: number): Readable {
+  const out = new PassThrough();
+  // pipeline forwards any error to `out`, where the reader sees it; nothing is left for the callback.
+  pipeline(source, verifying(sha256, size), out, () => {});
+  return out;
+}
+
 /** Passes bytes through unchanged; at the end fails with ArtifactCorruptError unless they hash to `sha256` and count `size`. */
-export function verifying(sha256: string, size?: number): Transform {
+function verifying(sha256: string, size?: number): Transform {
   const h = createHash("sha256");
   let seen = 0;
   return new Transform({
@@ -77,5 +85,5 @@ export function metaRecord(input: ArtifactMetaInput): { meta: ArtifactMeta; id: 
 }
 
 export function assertSha256(sha256: string): void {
-  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new TypeError(`artifact id must be 64 lowercase hex digits (a sha256), got ${JSON.stringify(sha256)}`);
+  if (!Sha256Hex.safeParse(sha256).success) throw new TypeError(`artifact id must be 64 lowercase hex digits (a sha256), got ${JSON.stringify(sha256)}`);
 }

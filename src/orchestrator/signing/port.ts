@@ -39,6 +39,18 @@ export function publicKeyRecord(spkiDer: Uint8Array, algorithm: SigningAlgorithm
   return { keyid: keyIdOf(spkiDer), algorithm, public_key: key.export({ format: "pem", type: "spki" }).toString(), source };
 }
 
+/** ECDSA curves (node:crypto's names) and the algorithm each signs with. */
+const curveAlgorithms: Record<string, SigningAlgorithm> = { prime256v1: "ecdsa-p256-sha256", secp384r1: "ecdsa-p384-sha384" };
+
+/** The record for a public key given as PEM (SPKI), its algorithm read from the key; throws naming what is wrong. */
+export function publicKeyRecordFromPem(pem: string, source: string): PublicKeyRecord {
+  const key = createPublicKey(pem);
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  const algorithm = key.asymmetricKeyType === "ed25519" ? "ed25519" : key.asymmetricKeyType === "ec" && curve ? curveAlgorithms[curve] : undefined;
+  if (!algorithm) throw new Error(`${source} holds a ${key.asymmetricKeyType ?? "unknown"}${curve ? ` ${curve}` : ""} key; evidence is signed with ed25519, ECDSA P-256 or ECDSA P-384 keys`);
+  return publicKeyRecord(key.export({ format: "der", type: "spki" }), algorithm, source);
+}
+
 /** True when `signature` over `message` verifies with `key`. */
 export function verifySignature(key: PublicKeyRecord, message: Uint8Array, signature: Uint8Array): boolean {
   const pub = createPublicKey(key.public_key);

@@ -189,6 +189,12 @@ describe("evidence bundle of a run", () => {
     const pem = path.join(dir, "kms-key.pem");
     writeFileSync(pem, key.public_key);
     expect(await standalone(file, pem)).toMatchObject({ code: 0 });
+    // A key of a kind evidence is never signed with is refused as bad input, not reported as a bad signature.
+    const rsa = path.join(dir, "rsa-key.pem");
+    writeFileSync(rsa, generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "pem", type: "spki" }));
+    const refused = await standalone(file, rsa);
+    expect(refused.code).toBe(2);
+    expect(refused.out).toMatch(/rsa-key\.pem holds a rsa key; evidence is signed with ed25519, ECDSA P-256 or ECDSA P-384 keys/);
   });
 });
 

@@ -8,7 +8,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { kmsSigner } from "../../../src/orchestrator/signing/kms.js";
 import { LOCAL_KEY_FILE, localSigner } from "../../../src/orchestrator/signing/local.js";
-import { keyIdOf, verifySignature } from "../../../src/orchestrator/signing/port.js";
+import { keyIdOf, publicKeyRecordFromPem, verifySignature } from "../../../src/orchestrator/signing/port.js";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -82,5 +82,20 @@ describe("KMS signer", () => {
     await expect(signer.publicKey()).rejects.toThrow(/RSA_2048.*ECC_NIST_P256 or ECC_NIST_P384 \(KMS_SIGNING_KEY_ID\)/);
     kms.on(GetPublicKeyCommand).resolves({ KeyId: arn, KeySpec: "ECC_NIST_EDWARDS25519", KeyUsage: "SIGN_VERIFY", PublicKey: new Uint8Array(4) });
     await expect(signer.publicKey()).rejects.toThrow(/ECC_NIST_EDWARDS25519/);
+  });
+});
+
+describe("public key PEM", () => {
+  it("reads the algorithm from the key, so a given PEM verifies what its private half signed", () => {
+    const message = Buffer.from("DSSEv1 4 test 2 hi");
+    const ec = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+    const record = publicKeyRecordFromPem(ec.publicKey.export({ format: "pem", type: "spki" }).toString(), "p384.pem");
+    expect(record.algorithm).toBe("ecdsa-p384-sha384");
+    expect(record.keyid).toBe(keyIdOf(ec.publicKey.export({ format: "der", type: "spki" })));
+    expect(verifySignature(record, message, sign("sha384", message, ec.privateKey))).toBe(true);
+    const ed = generateKeyPairSync("ed25519");
+    expect(publicKeyRecordFromPem(ed.publicKey.export({ format: "pem", type: "spki" }).toString(), "ed.pem").algorithm).toBe("ed25519");
+    const k1 = generateKeyPairSync("ec", { namedCurve: "secp256k1" }).publicKey.export({ format: "pem", type: "spki" }).toString();
+    expect(() => publicKeyRecordFromPem(k1, "k1.pem")).toThrow(/k1\.pem holds a ec secp256k1 key; evidence is signed with ed25519, ECDSA P-256 or ECDSA P-384 keys/);
   });
 });
