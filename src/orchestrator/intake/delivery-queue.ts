@@ -63,8 +63,8 @@ export class DeliveryQueue {
   /** The WAL file to fsync after each commit, when the store runs with synchronous=FULL on a file. */
   private readonly walFile: string | undefined;
   private wal: Promise<FileHandle> | undefined;
+  /** The fdatasync in progress, if any. */
   private syncing: Promise<void> | undefined;
-  private nextSync: Promise<void> | undefined;
   /** Checkpoints off the event loop, so no commit of ours pays for one (or stalls for one). */
   private readonly checkpointer: WalCheckpointer | undefined;
 
@@ -165,12 +165,19 @@ export class DeliveryQueue {
   private write<T>(run: () => T, queues = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject, queues });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
+      // While an fsync runs, its end starts the next commit: everything that arrives meanwhile shares it.
+      if (this.pending.length === 1 && !this.syncing) setImmediate(() => this.flush());
     });
   }
 
+  /**
+   * Group commit: one transaction and, at FULL, one fdatasync for every write waiting. Only one
+   * fsync runs at a time and no commit is made while it runs, so under load each commit (and
+   * each fsync) carries every write that arrived during the previous fsync, and a write waits
+   * for at most the fsync in progress and its own.
+   */
   private flush(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.syncing) return;
     // Another adapter's transaction is open on the shared connection: joining it would answer
     // before its commit, so wait for it to finish.
     if (this.db.isTransaction) return void setImmediate(() => this.flush());
@@ -191,16 +198,27 @@ export class DeliveryQueue {
       if (batch.some((w, i) => w.queues && results[i] === "queued")) for (const l of this.listeners) l();
     };
     if (!this.walFile) return done();
-    this.syncWal().then(done, (err: unknown) => {
-      for (const w of batch) w.reject(err);
-    });
+    // The next batch's commit and fsync start before this one is answered, so the disk works while we answer.
+    const next = () => {
+      this.syncing = undefined;
+      this.flush();
+    };
+    this.syncing = this.fdatasync().then(
+      () => {
+        next();
+        done();
+      },
+      (err: unknown) => {
+        next();
+        for (const w of batch) w.reject(err);
+      },
+    );
   }
 
   /**
    * Commits without making the event loop wait for the disk: the transaction is committed as
    * synchronous=NORMAL (no fsync in WAL mode), then the WAL is fdatasync'ed on the thread pool and
-   * only then are the writers answered. That is the durability of synchronous=FULL, and while one
-   * batch waits for its fsync the next one is already being collected and committed.
+   * only then are the writers answered. That is the durability of synchronous=FULL.
    */
   private commit<T>(fn: () => T): T {
     if (!this.walFile) return inTransaction(this.db, fn);
@@ -210,28 +228,6 @@ export class DeliveryQueue {
     } finally {
       this.db.exec("PRAGMA synchronous = FULL");
     }
-  }
-
-  /**
-   * Makes every commit made so far durable. One fdatasync runs at a time; commits that land while
-   * it runs share the next one, so under load the fsync count stays far below the commit count.
-   */
-  private syncWal(): Promise<void> {
-    if (!this.syncing) {
-      this.syncing = this.fdatasync().finally(() => {
-        this.syncing = undefined;
-      });
-      return this.syncing;
-    }
-    if (!this.nextSync) {
-      // The running fsync may have started before this commit: wait for it, then sync again.
-      const after = () => {
-        this.nextSync = undefined;
-        return this.syncWal();
-      };
-      this.nextSync = this.syncing.then(after, after);
-    }
-    return this.nextSync;
   }
 
   private async fdatasync(): Promise<void> {
