@@ -67,7 +67,18 @@ function addedLabel(changes: z.output<typeof LabelChange>): string | null {
 
 const notActedOn = (what: string) => `GitLab ${what} is not an event the orchestrator acts on`;
 
-const mrKinds: Record<string, EventKind> = { open: "pr_opened", reopen: "pr_reopened", close: "pr_closed", merge: "pr_closed" };
+/**
+ * An approval comes as "approval" (one user approved, the MR still needs more: Premium) or
+ * "approved" (the MR is now approved; every approval on Free); `user` is who approved either way.
+ */
+const mrKinds: Record<string, EventKind> = {
+  open: "pr_opened",
+  reopen: "pr_reopened",
+  close: "pr_closed",
+  merge: "pr_closed",
+  approval: "review_submitted",
+  approved: "review_submitted",
+};
 const issueKinds: Record<string, EventKind> = { open: "issue_opened", reopen: "issue_reopened", close: "issue_closed" };
 const finished = new Set(["success", "failed", "canceled", "skipped"]);
 
@@ -96,7 +107,8 @@ const mergeRequestHook = rule(
       actor: actorOf(p.user),
       subject: mrSubject(a, p.labels.length > 0 ? p.labels : a.labels),
       label: kind === "pr_labeled" ? label : null,
-      text: a.description,
+      // An approval has no text of its own: the description is the MR's, not the reviewer's.
+      ...(kind === "review_submitted" ? { review_state: "approved", text: null } : { text: a.description }),
     };
   },
 );

@@ -4,8 +4,8 @@ import { RunNotFoundError, RunStateError, type WorkflowEngine } from "./engine/p
 import { subjectKey, terminalStatuses, type Ledger, type RunSummary } from "./ledger/port.js";
 import type { RunControl, RunControlTarget } from "./run-control.js";
 import { RunRequest, type RunRequestSink } from "./run-request.js";
-import type { RunControlCommand } from "./triggers/decide.js";
-import { approvalProgress } from "./workflows/approvals.js";
+import type { ReviewDecision, RunControlCommand } from "./triggers/decide.js";
+import { approvalProgress, type ApprovalProgress } from "./workflows/approvals.js";
 import { ledgerSubjects } from "./workflows/run-state.js";
 
 export interface EngineRunControlDeps {
@@ -39,16 +39,67 @@ export function engineRunControl(deps: EngineRunControlDeps): RunControl {
       const runs = await runsAbout(deps.ledger, target.repo, target.subject);
       const latest = runs[0];
       if (!latest) return `No run has been started for this ${where} yet, so there is nothing to ${command.name}.`;
-      try {
-        return await act(deps, command, target, runs, where);
-      } catch (err) {
-        if (err instanceof RunNotFoundError)
-          return `Run \`${err.runId}\` is in the ledger but the workflow engine on this server does not know it (was it started by another deployment?), so nothing was changed.`;
-        if (err instanceof RunStateError) return `Nothing was changed: run ${err.message}.`;
-        throw err;
-      }
+      return explained(() => act(deps, command, target, runs, where));
+    },
+    async review(review, target) {
+      // Reviews come on every PR/MR: one with no run waiting for approval is none of ours, and gets no reply.
+      const run = (await runsAbout(deps.ledger, target.repo, target.subject)).find((r) => r.status === "awaiting_human");
+      return run ? explained(() => applyReview(deps, review, target, run.run_id)) : null;
     },
   };
+}
+
+/** The reply for the engine's refusals (a run it does not know, a run no longer in that state). */
+async function explained(fn: () => Promise<string>): Promise<string> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof RunNotFoundError)
+      return `Run \`${err.runId}\` is in the ledger but the workflow engine on this server does not know it (was it started by another deployment?), so nothing was changed.`;
+    if (err instanceof RunStateError) return `Nothing was changed: run ${err.message}.`;
+    throw err;
+  }
+}
+
+/** Whether `login` may decide checklist `item`: listed in the repo config's approvers for it, or the list is empty. */
+function mayDecide(approvers: RunControlTarget["approvers"], item: string, login: string): boolean {
+  const listed = Object.hasOwn(approvers, item) ? approvers[item as keyof typeof approvers] : [];
+  return listed.length === 0 || listed.some((l) => l.toLowerCase() === login.toLowerCase());
+}
+
+function notApprover(approvers: RunControlTarget["approvers"], item: string, who: string): string {
+  const listed = approvers[item as keyof typeof approvers];
+  return `Sorry @${who}, only ${listed.map((l) => `@${l}`).join(", ")} may decide **${item}** on this repository (\`approvers.${item}\` in the repo config), so nothing was changed.`;
+}
+
+/**
+ * A review approval approves every open checklist item the reviewer may decide (all of them
+ * unless the repo config names approvers); a change request is recorded and the run keeps waiting.
+ */
+async function applyReview(deps: EngineRunControlDeps, review: ReviewDecision, target: RunControlTarget, runId: string): Promise<string> {
+  const who = target.actor.login;
+  if (review.state === "changes_requested") {
+    await deps.engine.decide(runId, { decision: "changes_requested", by: who, via: "review", ...(review.body ? { reason: review.body.slice(0, 500) } : {}) });
+    return `@${who} requested changes: recorded on run \`${runId}\`, which keeps waiting for approval.`;
+  }
+  const progress = approvalProgress(await deps.ledger.entries(runId));
+  const remaining = progress?.remaining ?? [];
+  const mine = remaining.filter((item) => mayDecide(target.approvers, item, who));
+  if (mine.length === 0)
+    return `@${who} approved, but the checklist items still open on run \`${runId}\` (${remaining.join(", ")}) need approval from ${remaining.map((i) => target.approvers[i as keyof RunControlTarget["approvers"]].map((l) => `@${l}`).join(", ")).join("; ")}, so nothing was changed.`;
+  // No item named approves everything still open, in one decision entry.
+  if (mine.length === remaining.length) await deps.engine.decide(runId, { decision: "approved", by: who, via: "review" });
+  else for (const item of mine) await deps.engine.decide(runId, { decision: "approved", by: who, via: "review", item });
+  return approvalReply(deps, who, mine.join(", "), runId);
+}
+
+/** What an approval did: the items still open, or the run going on. */
+async function approvalReply(deps: EngineRunControlDeps, who: string, what: string, runId: string): Promise<string> {
+  const status = await statusOf(deps, runId);
+  const progress: ApprovalProgress | undefined = approvalProgress(await deps.ledger.entries(runId));
+  if (status === "awaiting_human" && progress?.open)
+    return `@${who} approved **${what}** on run \`${runId}\`. Still waiting for: ${progress.remaining.join(", ")} (approved so far: ${progress.approved.join(", ")}).`;
+  return `@${who} approved **${what}** on run \`${runId}\`: every checklist item is approved, so the run continues (status ${status}).`;
 }
 
 async function act(deps: EngineRunControlDeps, command: RunControlCommand, target: RunControlTarget, runs: readonly RunSummary[], where: string): Promise<string> {
@@ -59,16 +110,13 @@ async function act(deps: EngineRunControlDeps, command: RunControlCommand, targe
     case "reject": {
       const run = runs.find((r) => r.status === "awaiting_human");
       if (!run) return `Nothing to ${command.name}: no run on this ${where} is waiting for approval (the latest, \`${latest.run_id}\`, is ${latest.status}).`;
+      if (!mayDecide(target.approvers, command.item, who)) return notApprover(target.approvers, command.item, who);
       if (command.name === "reject") {
         await deps.engine.decide(run.run_id, { decision: "rejected", by: who, via: "slash_command", item: command.item, ...(command.reason ? { reason: command.reason } : {}) });
         return `@${who} rejected **${command.item}** on run \`${run.run_id}\`${command.reason ? `: ${command.reason}` : ""}. The approval step failed, so the run goes to its failure report (status ${await statusOf(deps, run.run_id)}).`;
       }
       await deps.engine.decide(run.run_id, { decision: "approved", by: who, via: "slash_command", item: command.item });
-      const status = await statusOf(deps, run.run_id);
-      const progress = approvalProgress(await deps.ledger.entries(run.run_id));
-      if (status === "awaiting_human" && progress?.open)
-        return `@${who} approved **${command.item}** on run \`${run.run_id}\`. Still waiting for: ${progress.remaining.join(", ")} (approved so far: ${progress.approved.join(", ")}).`;
-      return `@${who} approved **${command.item}** on run \`${run.run_id}\`: every checklist item is approved, so the run continues (status ${status}).`;
+      return approvalReply(deps, who, command.item, run.run_id);
     }
     case "cancel": {
       const run = runs.find((r) => !terminalStatuses.includes(r.status));

@@ -276,6 +276,64 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
   });
 });
 
+describe("a review on the PR decides its run (scripted activities)", () => {
+  useNock();
+  let running: RunningApp;
+  const acts = new ScriptedActivities();
+  beforeAll(async () => (running = await startApp(env(), undefined, { activities: acts.registry() })));
+  afterAll(() => running.close());
+
+  /** GitHub's documented pull_request_review.submitted on Codertocat/Hello-World#2, as `login` with review state `state`. */
+  const reviewed = (state: string, login: string, id: number) => {
+    const p = JSON.parse(examplePayload("pull_request_review"));
+    p.installation = { id: 77, node_id: "x" };
+    p.review = { ...p.review, id, state, body: state === "approved" ? "Looks right" : "Please split this" };
+    p.sender = { ...p.sender, login, id };
+    return JSON.stringify(p);
+  };
+  const prRuns = async () => (await running.app.audit.ledger.listRuns({ subject: "github:Codertocat/Hello-World#2" })).runs;
+
+  it("a comment-only review is answered 202 ignored before it is queued", async () => {
+    const body = reviewed("commented", "Codertocat", 1);
+    const res = await fetch(`${running.url}/api/github/webhooks`, { method: "POST", headers: await githubHeaders("pull_request_review", body, SECRET, "e2e-review-0"), body });
+    expect(await res.json()).toEqual({ delivery_id: "e2e-review-0", status: "ignored", reason: "a review that commented decides nothing" });
+  });
+
+  it("an approving review by someone without write access changes nothing and gets no reply; one by a maintainer approves the whole checklist", async () => {
+    const gh = githubApi();
+    gh.token();
+    gh.noConfig();
+    const pr = JSON.parse(examplePayload("pull_request"));
+    const labeledPr = { ...pr, action: "labeled", label: { name: "orchestrator:impl" }, installation: { id: 77, node_id: "x" } };
+    await deliver(running, "pull_request", JSON.stringify(labeledPr), "e2e-review-pr");
+    const [run] = await prRuns();
+    expect(await settled(running, run!.run_id, ["awaiting_human", "failed"])).toBe("awaiting_human");
+
+    gh.noConfig();
+    gh.permission("visitor", "read");
+    await deliver(running, "pull_request_review", reviewed("approved", "visitor", 2), "e2e-review-ro");
+    expect(running.app.intake.queue.get("github", "e2e-review-ro")?.outcome).toBe("ignored: visitor has read permission, write needed for a review to decide");
+    expect(await running.app.engine.status(run!.run_id)).toBe("awaiting_human");
+
+    gh.noConfig();
+    gh.permission("Codertocat", "write");
+    const reply = gh.reply(2, /every checklist item is approved/);
+    await deliver(running, "pull_request_review", reviewed("approved", "Codertocat", 3), "e2e-review-ok");
+    expect(reply.body()).toContain(`@Codertocat approved **spec, plan, risk, release** on run \`${run!.run_id}\``);
+    expect(await settled(running, run!.run_id, ["succeeded", "failed"])).toBe("succeeded");
+    const decisions = (await running.app.audit.ledger.entries(run!.run_id)).filter((e) => e.type === "decision");
+    expect(decisions.map((e) => e.payload)).toEqual([expect.objectContaining({ decision: "approved", by: "Codertocat", via: "review" })]);
+  });
+
+  it("a review on a PR with no run waiting gets no reply", async () => {
+    const gh = githubApi();
+    gh.noConfig();
+    gh.permission("Codertocat", "write");
+    await deliver(running, "pull_request_review", reviewed("changes_requested", "Codertocat", 4), "e2e-review-none");
+    expect(running.app.intake.queue.get("github", "e2e-review-none")?.outcome).toBe("ignored: no run on this PR/MR is waiting for approval");
+  });
+});
+
 describe("with an invalid routing policy", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "e2e-policy-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

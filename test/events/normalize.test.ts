@@ -136,6 +136,16 @@ describe("GitLab normaliser", () => {
     expect(e).toMatchObject({ kind: "pr_labeled", label: "Platform" });
   });
 
+  it("reads an MR approval (per user on Premium, whole MR on Free) as an approving review by the approver", () => {
+    for (const action of ["approval", "approved"]) {
+      const e = event("merge_request.open.json", (p) => {
+        (p["object_attributes"] as Record<string, unknown>)["action"] = action;
+      });
+      expect(e).toMatchObject({ kind: "review_submitted", review_state: "approved", vendor_event: `merge_request.${action}`, actor: { login: "root" }, text: null });
+      expect(e.subject).toMatchObject({ type: "merge_request", number: 1 });
+    }
+  });
+
   it("reads notes on merge requests and issues as comments with text", () => {
     expect(event("note.merge_request.json")).toMatchObject({ kind: "comment_created", subject: { type: "merge_request", number: 1 }, text: "This MR needs work." });
     expect(event("note.issue.json")).toMatchObject({ kind: "comment_created", subject: { type: "issue", number: 17 } });

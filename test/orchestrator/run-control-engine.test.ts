@@ -23,9 +23,17 @@ function setup(scripts = {}) {
 }
 
 let eventSeq = 0;
-function target(subject: Partial<EventSubject> = {}): RunControlTarget {
+const noApprovers: RunControlTarget["approvers"] = { spec: [], plan: [], risk: [], release: [] };
+function target(subject: Partial<EventSubject> = {}, login = "alice", approvers = noApprovers): RunControlTarget {
   const r = request("impl_change");
-  return { source: "github", repo: r.repo, subject: { ...r.subject, ...subject }, actor: { login: "alice", id: "9", name: null, is_bot: false, permission: "write" }, eventId: `github:cmd-${++eventSeq}` };
+  return {
+    source: "github",
+    repo: r.repo,
+    subject: { ...r.subject, ...subject },
+    actor: { login, id: "9", name: null, is_bot: false, permission: "write" },
+    eventId: `github:cmd-${++eventSeq}`,
+    approvers,
+  };
 }
 
 describe("engineRunControl", () => {
@@ -66,5 +74,47 @@ describe("engineRunControl", () => {
     expect(again).toMatch(new RegExp(`^Nothing to retry: the latest run on this PR, \`${retried}\`, is (queued|running|succeeded)`));
     expect(requests.all().map((r) => r.request)).toEqual([expect.objectContaining({ idempotency_key: `retry:${t.eventId}`, trigger: "command:retry", stop_after: "plan" })]);
     expect(await waitForStatus(engine, retried, ["failed", "succeeded"])).toBe("succeeded");
+  });
+
+  it("an approving review approves every open checklist item, and the run goes on", async () => {
+    const { control, engine, ledger } = setup();
+    expect(await control.review({ state: "approved", body: null }, target())).toBeNull();
+    const { runId } = await engine.start(request("impl_change"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    expect(await control.apply({ name: "approve", access: "write", item: "spec" }, target())).toMatch(/Still waiting for: plan, risk, release/);
+    const reply = await control.review({ state: "approved", body: "LGTM" }, target({}, "bob"));
+    expect(reply).toMatch(new RegExp(`^@bob approved \\*\\*plan, risk, release\\*\\* on run \`${runId}\`: every checklist item is approved`));
+    const decisions = (await ledger.entries(runId)).filter((e) => e.type === "decision").map((e) => e.payload);
+    expect(decisions).toEqual([expect.objectContaining({ item: "spec", via: "slash_command" }), { decision: "approved", by: "bob", via: "review", step: expect.any(String) }]);
+    expect(await waitForStatus(engine, runId, ["failed", "succeeded"])).toBe("succeeded");
+  });
+
+  it("a change request is recorded and the run keeps waiting", async () => {
+    const { control, engine, ledger } = setup();
+    const { runId } = await engine.start(request("impl_change"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    expect(await control.review({ state: "changes_requested", body: "split this PR" }, target())).toBe(`@alice requested changes: recorded on run \`${runId}\`, which keeps waiting for approval.`);
+    expect(await engine.status(runId)).toBe("awaiting_human");
+    expect((await ledger.entries(runId)).find((e) => e.type === "decision")!.payload).toMatchObject({ decision: "changes_requested", by: "alice", via: "review", reason: "split this PR" });
+  });
+
+  it("holds approvals to the repo config's approvers per checklist item", async () => {
+    const { control, engine, ledger } = setup();
+    const approvers = { ...noApprovers, risk: ["Carol"], release: ["carol", "dave"] };
+    const { runId } = await engine.start(request("impl_change"));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    expect(await control.apply({ name: "approve", access: "write", item: "risk" }, target({}, "alice", approvers))).toBe(
+      "Sorry @alice, only @Carol may decide **risk** on this repository (`approvers.risk` in the repo config), so nothing was changed.",
+    );
+    expect(await control.apply({ name: "reject", access: "write", item: "release", reason: null }, target({}, "alice", approvers))).toMatch(/^Sorry @alice, only @carol, @dave may decide \*\*release\*\*/);
+    // A review approves only what its author may decide.
+    expect(await control.review({ state: "approved", body: null }, target({}, "alice", approvers))).toMatch(/approved \*\*spec, plan\*\* .* Still waiting for: risk, release/);
+    expect(await control.review({ state: "approved", body: null }, target({}, "alice", approvers))).toBe(
+      `@alice approved, but the checklist items still open on run \`${runId}\` (risk, release) need approval from @Carol; @carol, @dave, so nothing was changed.`,
+    );
+    expect(await control.review({ state: "approved", body: null }, target({}, "carol", approvers))).toMatch(/approved \*\*risk, release\*\*.*every checklist item is approved/);
+    const decided = (await ledger.entries(runId)).filter((e) => e.type === "decision").map((e) => `${(e.payload as { by: string }).by}:${(e.payload as { item?: string }).item ?? "all"}`);
+    expect(decided).toEqual(["alice:spec", "alice:plan", "carol:all"]);
+    expect(await waitForStatus(engine, runId, ["failed", "succeeded"])).toBe("succeeded");
   });
 });

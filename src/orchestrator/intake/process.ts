@@ -4,10 +4,10 @@ import { writeLevels, type ForgeIntakePorts, type TrackerCommentPoster } from ".
 import { configPath, loadRepoConfig } from "../repo-config/loader.js";
 import type { RepoConfig } from "../repo-config/schema.js";
 import type { RunSummary } from "../ledger/port.js";
-import type { RunControl } from "../run-control.js";
+import type { RunControl, RunControlTarget } from "../run-control.js";
 import { subjectRef, type RunRequestLog, type RunRequestSink, type RunType } from "../run-request.js";
 import type { CommandLine, CommandReader } from "../triggers/command.js";
-import { decide, needsChangedFiles, triggeringKinds, type Decision } from "../triggers/decide.js";
+import { decide, needsChangedFiles, reviewDecision, triggeringKinds, type Decision } from "../triggers/decide.js";
 import type { EventProcessor } from "./worker.js";
 
 /** Which repo a Jira project's runs act on. */
@@ -56,6 +56,7 @@ function skipReason(own: ReadonlySet<string>, event: Event, commands: () => read
   if (own.has(event.actor.login.toLowerCase())) return "sent by our own bot";
   if (!triggeringKinds.has(event.kind)) return `${event.kind} events do not start runs`;
   if (event.kind === "comment_created" && commands().length === 0) return "comment has no /orchestrator command";
+  if (event.kind === "review_submitted" && !reviewDecision(event)) return `a review that ${event.review_state ?? "has no state"} decides nothing`;
   return null;
 }
 
@@ -123,9 +124,18 @@ async function act(deps: ProcessorDeps, event: Event, repo: EventRepo, config: R
       const denied = await deny(deps, event, repo, config, `/orchestrator ${d.command.name}`);
       if (denied) return denied;
       const body = deps.runControl
-        ? await deps.runControl.apply(d.command, { source: event.source, repo, subject: event.subject, actor: event.actor, eventId: event.id })
+        ? await deps.runControl.apply(d.command, controlTarget(event, repo, config))
         : `\`/orchestrator ${d.command.name}\` acts on a run, and no workflow engine is running on this server yet, so nothing was changed.`;
       return `${d.command.name}${deps.runControl ? "" : " not applied (no workflow engine)"}${await reply(deps, event, repo, body)}`;
+    }
+    case "review": {
+      if (!deps.runControl) return "ignored: no workflow engine is running on this server";
+      // Like the forge's own rule: a review by someone without write access does not count, and is not answered.
+      const permission = await permissionOf(deps, event, repo, config);
+      if (!writeLevels.has(permission)) return `ignored: ${event.actor.login} has ${permission} permission, write needed for a review to decide`;
+      const body = await deps.runControl.review(d.review, controlTarget(event, repo, config));
+      if (body === null) return "ignored: no run on this PR/MR is waiting for approval";
+      return `review ${d.review.state}${await reply(deps, event, repo, body)}`;
     }
     case "run": {
       if (d.access === "write") {
@@ -136,6 +146,10 @@ async function act(deps: ProcessorDeps, event: Event, repo: EventRepo, config: R
       return `run request ${r.id} ${r.status} (${d.request.run_type}, ${d.request.trigger})`;
     }
   }
+}
+
+function controlTarget(event: Event, repo: EventRepo, config: RepoConfig): RunControlTarget {
+  return { source: event.source, repo, subject: event.subject, actor: event.actor, eventId: event.id, approvers: config.approvers };
 }
 
 /** Null when the actor may start runs; otherwise posts a polite reply and returns the outcome. */

@@ -20,12 +20,28 @@ export interface TriggerInput {
 
 export type RunControlCommand = Extract<SlashCommand, { name: "approve" | "reject" | "cancel" | "retry" }>;
 
+/** A PR/MR review that decides a run's approval: GitHub's approve / request changes, GitLab's MR approval. */
+export interface ReviewDecision {
+  readonly state: "approved" | "changes_requested";
+  /** The review's text (UNTRUSTED): recorded as the reason of a change request. */
+  readonly body: string | null;
+}
+
+/** The review states that decide something; GitHub's "commented" and "dismissed" reviews do not. */
+export function reviewDecision(event: Event): ReviewDecision | null {
+  if (event.kind !== "review_submitted") return null;
+  const state = event.review_state;
+  return state === "approved" || state === "changes_requested" ? { state, body: event.text } : null;
+}
+
 export type Decision =
   /** `access: "write"` means the actor's permission must be checked before the request is submitted. */
   | { readonly type: "run"; readonly request: RunRequest; readonly access: "none" | "write" }
   | { readonly type: "reply"; readonly reason: string; readonly body: string }
   | { readonly type: "status" }
   | { readonly type: "control"; readonly command: RunControlCommand }
+  /** Needs write access like a command, but a review without it is ignored silently (no reply on the PR). */
+  | { readonly type: "review"; readonly review: ReviewDecision }
   | { readonly type: "ignored"; readonly reason: string };
 
 /** Kinds that can start something; every other kind is ignored without reading the repo config. */
@@ -39,6 +55,7 @@ export const triggeringKinds: ReadonlySet<EventKind> = new Set([
   "pr_labeled",
   "pr_synchronized",
   "comment_created",
+  "review_submitted",
   "status_transitioned",
 ]);
 
@@ -52,6 +69,10 @@ export function decide(input: TriggerInput): Decision[] {
   const { event, config } = input;
   if (!triggeringKinds.has(event.kind)) return [{ type: "ignored", reason: `${event.kind} events do not start runs` }];
   if (event.kind === "comment_created") return commandDecisions(input);
+  if (event.kind === "review_submitted") {
+    const review = reviewDecision(event);
+    return [review ? { type: "review", review } : { type: "ignored", reason: `a review that ${event.review_state ?? "has no state"} decides nothing` }];
+  }
   if (event.kind === "status_transitioned") return [transitionDecision(input)];
   const out: Decision[] = [];
   const labels = event.kind === "issue_labeled" || event.kind === "pr_labeled" ? (event.label ? [event.label] : []) : event.subject.labels;

@@ -41,7 +41,19 @@ function run(event: Event, config: Partial<Record<string, unknown>> = {}, change
 }
 
 const summary = (ds: Decision[]) =>
-  ds.map((d) => (d.type === "run" ? `run ${d.request.run_type} ${d.request.trigger} ${d.access}${d.request.stop_after ? ` until ${d.request.stop_after}` : ""}` : d.type === "ignored" ? `ignored: ${d.reason}` : d.type === "control" ? `control ${d.command.name}` : d.type));
+  ds.map((d) => {
+    if (d.type === "run") return `run ${d.request.run_type} ${d.request.trigger} ${d.access}${d.request.stop_after ? ` until ${d.request.stop_after}` : ""}`;
+    if (d.type === "ignored") return `ignored: ${d.reason}`;
+    if (d.type === "control") return `control ${d.command.name}`;
+    if (d.type === "review") return `review ${d.review.state}`;
+    return d.type;
+  });
+
+/** GitHub's documented pull_request_review.submitted delivery, with the review state GitHub sends (upper case). */
+const review = (state: string) =>
+  github("pull_request_review", "submitted", (p) => {
+    (p["review"] as Record<string, unknown>)["state"] = state;
+  });
 
 const comment = (text: string, onPr = true) =>
   github("issue_comment", "created", (p) => {
@@ -70,6 +82,9 @@ describe("triggers", () => {
     ["a comment without a command", () => comment("LGTM"), {}, ["ignored: comment has no /orchestrator command"]],
     ["commands turned off", () => comment("/orchestrator plan"), { triggers: { commands: false } }, ["ignored: slash commands are off in the repo config (triggers.commands)"]],
     ["a tag push", () => github("push", undefined), {}, ["ignored: tag_push events do not start runs"]],
+    ["an approving review", () => review("APPROVED"), {}, ["review approved"]],
+    ["a review requesting changes", () => review("CHANGES_REQUESTED"), {}, ["review changes_requested"]],
+    ["a review with comments only", () => review("COMMENTED"), {}, ["ignored: a review that commented decides nothing"]],
   ])("%s", (_what, event, config, expected) => {
     expect(summary(run(event(), config))).toEqual(expected);
   });
