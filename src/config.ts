@@ -164,7 +164,7 @@ export const settings = {
     dynamodbTable: setting(
       "DYNAMODB_TABLE",
       z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: "must be 3-255 letters, digits, _ . or -" }).default("scintilla-ledger"),
-      "DynamoDB table of the run ledger (single table; layout in docs/evidence.md).",
+      "DynamoDB table of the run ledger, which also holds the model budgets (single table; layouts in docs/evidence.md and docs/routing-policy.md).",
     ),
     dynamodbEndpoint: setting("DYNAMODB_ENDPOINT", url.optional(), "DynamoDB endpoint override, e.g. http://127.0.0.1:4567 for a local dynalite."),
     dynamodbCreateTable: setting("DYNAMODB_CREATE_TABLE", bool.default(false), "Create the ledger table and its indexes at start when missing (local servers, first deploys)."),

@@ -2,7 +2,8 @@
 import { z } from "zod";
 import { Role } from "./policy.js";
 
-export const ModelCallOutcome = z.enum(["ok", "error", "throttled", "refused"]);
+/** `aborted`: the caller stopped the call midway (a gateway client hung up); tokens and cost are then estimates of what was used. */
+export const ModelCallOutcome = z.enum(["ok", "error", "throttled", "refused", "aborted"]);
 
 /** One attempt (or a refusal before any attempt). Counts and numbers only: no prompt, completion or secret. */
 export const ModelCallRecord = z.strictObject({

@@ -6,7 +6,7 @@ import type { BudgetStore } from "./budgets/port.js";
 import { decideRoute, type RouteCandidate, type RouteDecision, type RouteQuery } from "./decision.js";
 import type { KillSwitch } from "./kill-switch.js";
 import type { DataClass, LoadedPolicy, ModelConfig, Role, RunType } from "./policy.js";
-import { estimateTokens, ProviderError, type ChatMessage, type FinishReason, type Usage } from "./providers/port.js";
+import { estimateTextTokens, estimateTokens, ProviderError, type ChatMessage, type FinishReason, type Usage } from "./providers/port.js";
 import type { ProviderRegistry } from "./providers/registry.js";
 import type { ModelCallRecord, ModelCallRecorder } from "./recorder.js";
 import type { Redacted, Redactor } from "./redaction/redactor.js";
@@ -178,6 +178,17 @@ export class ModelRouter {
         }
         const started = performance.now();
         let emitted = false;
+        /** Text handed to the caller in this attempt, which the provider bills even if the call stops. */
+        let streamed = 0;
+        let closed = false;
+        /** Settles and records an attempt its caller stopped: the provider still bills the prompt and what it generated so far. */
+        const stopped = async (error: string) => {
+          closed = true;
+          const used = { inputTokens: p.promptTokens, outputTokens: estimateTextTokens(streamed) };
+          const cost = callCostUsd(cand.model, used.inputTokens, used.outputTokens);
+          await this.deps.budgets.settle(reservation.id, { tokens: used.inputTokens + used.outputTokens, costUsd: cost });
+          await this.record(req.runId, { ...base, input_tokens: used.inputTokens, output_tokens: used.outputTokens, cost_usd: cost, latency_ms: elapsed(started), outcome: "aborted", error });
+        };
         try {
           if (!provider) throw new ProviderError(cand.model.provider, "unknown_provider", `provider ${cand.model.provider} is not configured`, false);
           const modelReq = { modelId: cand.model.id, messages: p.messages, maxTokens, temperature: req.temperature, signal: req.signal };
@@ -187,6 +198,7 @@ export class ModelRouter {
             for await (const ev of provider.stream(modelReq)) {
               if (ev.type === "text") {
                 emitted = true;
+                streamed += ev.text.length;
                 yield { type: "text", text: ev.text, model: cand.name };
               } else ({ finishReason, usage } = ev);
             }
@@ -195,6 +207,7 @@ export class ModelRouter {
             ({ finishReason, usage } = r);
             yield { type: "text", text: r.text, model: cand.name };
           }
+          closed = true;
           const cost = callCostUsd(cand.model, usage.inputTokens, usage.outputTokens);
           await this.deps.budgets.settle(reservation.id, { tokens: usage.inputTokens + usage.outputTokens, costUsd: cost });
           await this.record(req.runId, {
@@ -211,6 +224,12 @@ export class ModelRouter {
           };
           return;
         } catch (err) {
+          if (req.signal?.aborted && !closed) {
+            // The caller hung up (the gateway's client closed its connection): no retry, no fallback.
+            await stopped("client_closed");
+            throw new ModelCallFailed([...failures, `${cand.name} attempt ${attempt}: the caller went away`]);
+          }
+          closed = true;
           // Providers do not bill failed calls; the reservation is released.
           await this.deps.budgets.settle(reservation.id, { tokens: 0, costUsd: 0 });
           const e =
@@ -225,11 +244,14 @@ export class ModelRouter {
             error: `${e.code}${e.status ? ` (HTTP ${e.status})` : ""}`,
           });
           failures.push(`${cand.name} attempt ${attempt}: ${e.message}`);
-          if (emitted || req.signal?.aborted) throw new ModelCallFailed(failures);
+          if (emitted) throw new ModelCallFailed(failures);
           if (!e.retryable || attempt === retry.max_attempts) break;
           const delay = backoffDelay(attempt, retry, e.retryAfterMs, this.random);
           if (delay === undefined) break;
           await this.sleep(delay);
+        } finally {
+          // The consumer stopped iterating mid-call (`return()` on this generator): settle, never leave it held.
+          if (!closed) await stopped("consumer_stopped");
         }
       }
     }

@@ -2,12 +2,15 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Config } from "../config.js";
 import type { HttpEdge, ReadinessCheck } from "../handlers/server.js";
 import type { Logger } from "../log.js";
 import type { Ledger, TransactionalLedger } from "../orchestrator/ledger/port.js";
 import type { DatabaseSync } from "../store/sqlite.js";
 import { routerPolicy } from "./assemble.js";
+import { DynamoBudgetStore } from "./budgets/dynamodb.js";
+import type { BudgetStore } from "./budgets/port.js";
 import { SqliteBudgetStore } from "./budgets/sqlite.js";
 import { modelGateway } from "./gateway.js";
 import { gatewaySecret, GatewayTokens } from "./gateway-token.js";
@@ -36,6 +39,12 @@ export interface ModelRouterParts {
 
 export interface ModelRouterOptions {
   readonly settings: Config["router"];
+  /**
+   * Where the run ledger lives. With LEDGER_BACKEND=dynamodb the budget reservations go to the
+   * ledger's table too (DYNAMODB_TABLE, items under `BUDGET#<run>`), so every server and task
+   * sharing that table shares one budget per run; otherwise they live in `db`.
+   */
+  readonly store: Pick<Config, "aws" | "ledger">;
   readonly dataDir: string;
   readonly db: DatabaseSync;
   /** Where every call attempt becomes a `model_call` entry. */
@@ -63,14 +72,14 @@ export async function buildModelRouter(o: ModelRouterOptions): Promise<ModelRout
     o.logger.error({ policy: file }, problem);
   }
   const killSwitch = new KillSwitch(o.settings.killSwitch);
-  const budgets = new SqliteBudgetStore(o.db);
+  const { budgets, recorder, close } = budgetStore(o);
   const router = new ModelRouter({
     policy: () => {
       if (!state) throw new ModelCallRefused("no_route", problem ?? "no routing policy");
       return state;
     },
     budgets,
-    recorder: new LedgerModelCallRecorder(o.ledger, o.transactionalLedger && { ledger: o.transactionalLedger, commitWith: budgets.commitWith }),
+    recorder,
     killSwitch,
   });
   const tokens = new GatewayTokens(gatewaySecret(o.settings.gatewayTokenSecret, path.join(o.dataDir, "gateway-token.key")), o.settings.gatewayTokenTtlSeconds);
@@ -80,7 +89,7 @@ export async function buildModelRouter(o: ModelRouterOptions): Promise<ModelRout
     killSwitch,
     policyVersion: state ? state.loaded.version : invalidPolicyVersion(file),
     edge: modelGateway({ router, tokens }),
-    close: () => budgets.flush(),
+    close,
     readiness: {
       name: "routing_policy",
       check: async () => {
@@ -88,6 +97,19 @@ export async function buildModelRouter(o: ModelRouterOptions): Promise<ModelRout
       },
     },
   };
+}
+
+/** The budget store for the ledger's backend, the recorder that writes `model_call` entries next to it, and how to close them. */
+function budgetStore(o: ModelRouterOptions): { budgets: BudgetStore; recorder: LedgerModelCallRecorder; close: () => void } {
+  const { ledger, aws } = o.store;
+  if (ledger.backend === "dynamodb") {
+    // The ledger's table already exists (or was created with DYNAMODB_CREATE_TABLE) by the time the router is built.
+    const client = new DynamoDBClient({ region: aws.region, ...(ledger.dynamodbEndpoint ? { endpoint: ledger.dynamodbEndpoint } : {}) });
+    return { budgets: new DynamoBudgetStore({ client, table: ledger.dynamodbTable }), recorder: new LedgerModelCallRecorder(o.ledger), close: () => client.destroy() };
+  }
+  const budgets = new SqliteBudgetStore(o.db);
+  const shared = o.transactionalLedger && { ledger: o.transactionalLedger, commitWith: budgets.commitWith };
+  return { budgets, recorder: new LedgerModelCallRecorder(o.ledger, shared), close: () => budgets.flush() };
 }
 
 function invalidPolicyVersion(file: string): string {

@@ -166,6 +166,32 @@ describe("model router", () => {
     expect(parts.join("")).toBe("scripted answer");
     expect((await t.modelCalls(run))[0]).toMatchObject({ outcome: "ok", stream: true });
   });
+
+  it("a stream its consumer stops reading is settled and recorded as aborted, at the prompt and the text it got", async () => {
+    t = await testRouter({ policy: scriptedPolicy(), files: { "script.yaml": script } });
+    const run = await t.newRun();
+    const events = t.router.stream(call(run));
+    const first = await events.next();
+    expect(first.value).toMatchObject({ type: "text", text: "scripted " });
+    await events.return(undefined);
+    const [entry] = await t.modelCalls(run);
+    // Prompt "hello" (5 chars + 4) → 6 tokens; "scripted " (9 chars) → 3 tokens; $0.001 a token.
+    expect(entry).toMatchObject({ outcome: "aborted", error: "consumer_stopped", stream: true, input_tokens: 6, output_tokens: 3, cost_usd: 0.009 });
+    expect(await t.budgets.usage(run)).toMatchObject({ calls: 1, tokens: 9, costUsd: 0.009 });
+  });
+
+  it("a caller's abort mid-stream ends the call as aborted, without a retry", async () => {
+    t = await testRouter({ policy: scriptedPolicy(), files: { "script.yaml": script } });
+    const run = await t.newRun();
+    const abort = new AbortController();
+    const events = t.router.stream(call(run, "hello", { signal: abort.signal }));
+    expect((await events.next()).value).toMatchObject({ type: "text" });
+    abort.abort();
+    // The scripted provider ignores the signal; a real one stops reading, which ends its stream with an error.
+    await expect(events.throw(new DOMException("aborted", "AbortError"))).rejects.toBeInstanceOf(ModelCallFailed);
+    expect(await t.modelCalls(run)).toMatchObject([{ outcome: "aborted", error: "client_closed", attempt: 1 }]);
+    expect(await t.budgets.usage(run)).toMatchObject({ calls: 1, tokens: 9 });
+  });
 });
 
 describe("retries and fallbacks", () => {

@@ -16,16 +16,23 @@ import { fromMicros, toMicros, usd, type BudgetStore, type ReserveRequest, type 
 
 export interface DynamoBudgetOptions {
   readonly client: DynamoDBClient;
-  /** A table with string keys `pk` and `sk` (it may be shared with other items). */
+  /** A table with string keys `pk` and `sk`: the run ledger's own (single-table design), or one of its own. */
   readonly table: string;
 }
 
 const S = (s: string): AttributeValue => ({ S: s });
 const N = (n: number): AttributeValue => ({ N: String(n) });
-const pk = (runId: string) => `budget#${runId}`;
+/** Budget partitions; the ledger's are `RUN#<run>`, so the two never share a partition key. */
+export const BUDGET_KEY_PREFIX = "BUDGET#";
+const pk = (runId: string) => `${BUDGET_KEY_PREFIX}${runId}`;
 const roleAttr = (role: Role) => `role_${role}`;
 
-/** Items: `budget#<run>` / `TOTAL` (micros, tokens, calls, role_<role>), and one `RES#<id>` per reservation. */
+/**
+ * Items: `BUDGET#<run>` / `TOTAL` (micros, tokens, calls, role_<role>), and one `RES#<id>` per
+ * reservation. They carry none of the ledger's index attributes (kind, repo_scope, status,
+ * subject), so in a shared table they stay out of its GSIs, and out of its verify scan (which
+ * reads only `HEAD` and first-entry items).
+ */
 export class DynamoBudgetStore implements BudgetStore {
   constructor(private readonly o: DynamoBudgetOptions) {}
 

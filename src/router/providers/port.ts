@@ -66,5 +66,10 @@ export function retryableStatus(status: number): boolean {
 export function estimateTokens(messages: readonly ChatMessage[]): number {
   let chars = 0;
   for (const m of messages) chars += m.content.length;
-  return Math.ceil(chars / 3) + 4 * messages.length;
+  return estimateTextTokens(chars) + 4 * messages.length;
+}
+
+/** The same estimate for `chars` characters of bare text (e.g. what a stream delivered before it stopped). */
+export function estimateTextTokens(chars: number): number {
+  return Math.ceil(chars / 3);
 }
