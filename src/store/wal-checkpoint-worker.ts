@@ -3,6 +3,9 @@ import { DatabaseSync } from "node:sqlite";
 import { parentPort, workerData } from "node:worker_threads";
 
 export interface PassResult {
+  readonly mode: PassMode;
+  /** 1 when a RESTART could not take the writer's lock at once (it never waits for it). */
+  readonly busy: number;
   /** Frames in the WAL when the pass ran. */
   readonly log: number;
   /** Frames of those now copied into the database file (and the file synced). */
@@ -13,18 +16,27 @@ const { file } = workerData as { file: string };
 const db = new DatabaseSync(file);
 // The checkpoint syncs the WAL before copying and the database file after; only then may the WAL be reused.
 db.exec("PRAGMA synchronous = FULL");
-// PASSIVE: never waits for, nor blocks, the writer on the main connection.
-const pass = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+/**
+ * "passive" never waits for, nor blocks, the writer on the main connection. "restart" makes the
+ * next write start the WAL over, whoever writes: it blocks writers while it copies what the last
+ * passive pass left (a few frames) and syncs, and gives up at once if a writer holds the lock
+ * (this connection has no busy timeout).
+ */
+export type PassMode = "passive" | "restart";
+const passes: Record<PassMode, ReturnType<DatabaseSync["prepare"]>> = {
+  passive: db.prepare("PRAGMA wal_checkpoint(PASSIVE)"),
+  restart: db.prepare("PRAGMA wal_checkpoint(RESTART)"),
+};
 
-parentPort!.on("message", (m: "pass" | "close") => {
+parentPort!.on("message", (m: PassMode | "close") => {
   if (m === "close") {
     db.close();
     parentPort!.close();
     return;
   }
   try {
-    const r = pass.get() as { busy: number; log: number; checkpointed: number };
-    parentPort!.postMessage({ log: r.log, checkpointed: r.checkpointed } satisfies PassResult);
+    const r = passes[m].get() as { busy: number; log: number; checkpointed: number };
+    parentPort!.postMessage({ mode: m, busy: r.busy, log: r.log, checkpointed: r.checkpointed } satisfies PassResult);
   } catch (err) {
     parentPort!.postMessage({ error: err instanceof Error ? err.message : String(err) });
   }

@@ -2,7 +2,7 @@
 import { statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { DatabaseSync } from "./sqlite.js";
-import type { PassResult } from "./wal-checkpoint-worker.js";
+import type { PassMode, PassResult } from "./wal-checkpoint-worker.js";
 
 /** Source (tsx, vitest) or compiled: the worker file has this module's extension. */
 const fromSource = import.meta.url.endsWith(".ts");
@@ -28,8 +28,11 @@ const defaults: CheckpointerOptions = { startBytes: 1 << 20, passEveryMs: 100, r
  *
  * A passive checkpoint never blocks the writer, but SQLite starts the WAL over only when a write
  * begins with every frame already checkpointed, which never happens while commits keep coming.
- * So once the WAL passes `restartFrames`, the writer holds its next commit until one pass has
- * caught up (a few milliseconds: the frames of one pass, two fsyncs), or `maxHoldMs` at most.
+ * So once the WAL passes `restartFrames`, the intake holds its next commit until a passive pass
+ * has caught up, and then a RESTART checkpoint copies the few frames other writers added
+ * meanwhile: it blocks their commits for that long (they wait through the connection's busy
+ * timeout, about a millisecond, once per `restartFrames` of WAL), and the next write starts the
+ * WAL over. The hold lasts `maxHoldMs` at most.
  *
  * Durability is SQLite's own: the checkpoint connection runs with synchronous=FULL, so the
  * database file is synced before any WAL frame can be overwritten.
@@ -109,20 +112,24 @@ export class WalCheckpointer {
     this.timer.unref();
   }
 
-  private pass(): void {
+  private pass(mode: PassMode = "passive"): void {
     if (!this.worker || this.passing) return;
     this.passing = true;
     this.lastPassAt = performance.now();
-    this.worker.postMessage("pass");
+    this.worker.postMessage(mode);
   }
 
   private passed(m: PassResult | { error: string }): void {
     this.passing = false;
     if (this.stopped) return;
     if ("error" in m) return void this.fail();
-    // A hold starts only between passes, so this pass ran entirely under it: if it reached the
-    // end of the WAL, nothing was written since and the next write starts the WAL over.
-    if (this.hold) return m.checkpointed >= m.log ? this.release() : this.pass();
+    if (this.hold) {
+      // The held writer (the intake) added nothing since the hold began, but other adapters'
+      // commits do not wait for it: once a passive pass has caught up, a RESTART copies what they
+      // added meanwhile and makes the next write, whoever's, start the WAL over.
+      if (m.mode === "restart" && m.busy === 0) return this.release();
+      return this.pass(m.checkpointed >= m.log ? "restart" : "passive");
+    }
     // Still this long: commits keep landing during passes and the WAL never starts over.
     if (m.log >= this.opts.restartFrames && performance.now() >= this.noHoldUntil) {
       this.startHold();
