@@ -15,12 +15,22 @@ function status(err: unknown): number | undefined {
   return typeof err === "object" && err !== null && "status" in err ? Number((err as { status: unknown }).status) : undefined;
 }
 
-export function githubIntakePorts(probot: Probot): ForgeIntakePorts {
+/** How long a looked-up installation id is reused: a reinstall (new id) is picked up within this. */
+const INSTALLATION_TTL_MS = 10 * 60_000;
+
+export function githubIntakePorts(probot: Probot, now: () => number = Date.now): ForgeIntakePorts {
+  /** Installation ids of repos known only by name (Jira mappings), so each event does not look them up again. */
+  const installations = new Map<string, { readonly id: number; readonly until: number }>();
+
   /** An installation client; a repo known only by name (a Jira mapping) is looked up through the App. */
   async function client(repo: EventRepo): Promise<Octokit> {
     if (repo.installation_id) return (await probot.auth(repo.installation_id)) as Octokit;
+    const key = repo.full_path.toLowerCase();
+    const known = installations.get(key);
+    if (known && known.until > now()) return (await probot.auth(known.id)) as Octokit;
     const app = (await probot.auth()) as Octokit;
     const { data } = await app.rest.apps.getRepoInstallation(ownerRepo(repo.full_path));
+    installations.set(key, { id: data.id, until: now() + INSTALLATION_TTL_MS });
     return (await probot.auth(data.id)) as Octokit;
   }
 

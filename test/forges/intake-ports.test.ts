@@ -74,12 +74,21 @@ describe("GitHub intake ports (Probot Octokit)", () => {
     expect(issue.isDone() && commit.isDone()).toBe(true);
   });
 
-  it("finds the installation of a repo known only by name (a Jira mapping)", async () => {
-    nock(GH).get("/repos/acme/other/installation").reply(200, { id: 9, account: { login: "acme" } });
+  it("finds the installation of a repo known only by name (a Jira mapping) once, until it expires", async () => {
+    let clock = 0;
+    const timed = githubIntakePorts(probot, () => clock);
+    const named: EventRepo = { ...repo, full_path: "acme/other", installation_id: null, id: null, default_branch: null };
+    const lookups = nock(GH).get("/repos/acme/other/installation").times(2).reply(200, { id: 9, account: { login: "acme" } });
     nock(GH).post("/app/installations/9/access_tokens").reply(201, { token: "ghs_9", expires_at: "2099-01-01T00:00:00Z" });
     nock(GH).get(/^\/repos\/acme\/other\/contents\/\.github(%2F|\/)orchestrator\.yml$/).reply(200, "enabled: false\n");
-    const r = await loadRepoConfig(ports, { ...repo, full_path: "acme/other", installation_id: null, id: null, default_branch: null });
+    nock(GH).get("/repos/acme/other/collaborators/m/permission").times(2).reply(200, { permission: "write", role_name: "write", user: { login: "m" } });
+    const r = await loadRepoConfig(timed, named);
     expect(r).toMatchObject({ ok: true, config: { enabled: false } });
+    expect(await timed.permission(named, "m", null)).toBe("write");
+    expect(lookups.pendingMocks()).toHaveLength(1);
+    clock += 10 * 60_000 + 1;
+    expect(await timed.permission(named, "m", null)).toBe("write");
+    expect(lookups.isDone()).toBe(true);
   });
 });
 
