@@ -16,11 +16,13 @@ const { file } = workerData as { file: string };
 const db = new DatabaseSync(file);
 // The checkpoint syncs the WAL before copying and the database file after; only then may the WAL be reused.
 db.exec("PRAGMA synchronous = FULL");
+// How long a RESTART waits for the main connection's commit in progress to end (passive passes never wait).
+db.exec("PRAGMA busy_timeout = 20");
 /**
  * "passive" never waits for, nor blocks, the writer on the main connection. "restart" makes the
  * next write start the WAL over, whoever writes: it blocks writers while it copies what the last
- * passive pass left (a few frames) and syncs, and gives up at once if a writer holds the lock
- * (this connection has no busy timeout).
+ * passive pass left and syncs. It waits for a commit in progress on the main connection for up
+ * to 20 ms, and runs as a passive pass (busy) if that does not end in time.
  */
 export type PassMode = "passive" | "restart";
 const passes: Record<PassMode, ReturnType<DatabaseSync["prepare"]>> = {
