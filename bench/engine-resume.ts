@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import { ActivityRegistry } from "../src/orchestrator/activities/registry.js";
 import { EmbeddedEngine } from "../src/orchestrator/engine/embedded.js";
 import { sqliteLedger } from "../src/orchestrator/ledger/sqlite.js";
-import { WorkflowCatalog } from "../src/orchestrator/workflows/index.js";
+import { WorkflowCatalog } from "../src/orchestrator/workflows/catalog.js";
 import { ActivityName } from "../src/orchestrator/workflows/schema.js";
 import { openSqlite } from "../src/store/sqlite.js";
 import { parkDefinition } from "./engine-workflows.js";

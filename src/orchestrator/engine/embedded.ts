@@ -14,8 +14,8 @@ import {
 } from "../activities/port.js";
 import type { ActivityRegistry } from "../activities/registry.js";
 import { LedgerConflictError, newRunId, type Entry, type NewEntry, type RunStatus, type TransactionalLedger } from "../ledger/port.js";
-import { RunRequest } from "../run-request.js";
-import { WorkflowCatalog } from "../workflows/index.js";
+import type { RunRequest } from "../run-request.js";
+import type { WorkflowCatalog } from "../workflows/catalog.js";
 import { approvalChecklist, approvalProgress, decisionEffect } from "../workflows/approvals.js";
 import { afterFailure, TIMEOUT_ERROR } from "../workflows/policy.js";
 import { failureReason, initialState, isFailureStep, nextStepId, runCreatedEntry, stepById } from "../workflows/run-state.js";
@@ -23,12 +23,13 @@ import { activityKinds, type FailureStep, type StepDefinition, type WorkflowDefi
 import { approvalOutput, cancelReason, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
 
 export interface EmbeddedEngineOptions {
-  /** The shared connection to DATA_DIR/orchestrator.db; the engine creates its `engine_runs` table. */
+  /** The shared connection to DATA_DIR/orchestrator.db; the engine creates its `engine_runs` and `engine_run_inputs` tables. */
   readonly db: DatabaseSync;
   /** The SQLite ledger on the same connection, so a transition and its entries commit together. */
   readonly ledger: TransactionalLedger;
   readonly activities: ActivityRegistry;
-  readonly catalog?: WorkflowCatalog;
+  /** The workflows it runs (the built-in ones: `new WorkflowCatalog()` from ../workflows/index.js). */
+  readonly catalog: WorkflowCatalog;
   /** Names this process in leases. Leases held under the same id by an earlier (dead) process are taken back at once. */
   readonly workerId: string;
   /** Step attempts executing at once across every worker on this database. */
@@ -61,6 +62,7 @@ interface RunRow {
   step_started_at: number;
   lease_token: number;
   ledger_seq: number;
+  /** What steps change (outputs, the caught error) as JSON; the run's request part lives in engine_run_inputs. */
   state: string;
   run_at: number;
   deadline_at: number | null;
@@ -113,7 +115,28 @@ CREATE INDEX IF NOT EXISTS engine_runs_ready ON engine_runs (run_at) WHERE phase
 CREATE INDEX IF NOT EXISTS engine_runs_lease ON engine_runs (lease_until) WHERE phase = 'leased';
 CREATE INDEX IF NOT EXISTS engine_runs_repo_leased ON engine_runs (repo, lease_until) WHERE phase = 'leased';
 CREATE INDEX IF NOT EXISTS engine_runs_deadline ON engine_runs (deadline_at) WHERE phase = 'parked';
+CREATE TABLE IF NOT EXISTS engine_run_inputs (
+  run_id TEXT PRIMARY KEY,
+  run TEXT NOT NULL
+);
 `;
+
+/*
+ * A run's state is split in two: `run` (the request: subject, labels, requester; a webhook's worth
+ * of JSON) never changes after the start, so it is written once to engine_run_inputs; engine_runs
+ * keeps only what steps change. A step then serialises and rewrites a small row, not the request.
+ * Stores written before the split kept the whole state in engine_runs.state: moved once, on open.
+ */
+const splitEarlierStates = `
+INSERT OR IGNORE INTO engine_run_inputs (run_id, run)
+  SELECT run_id, json_extract(state, '$.run') FROM engine_runs WHERE json_type(state, '$.run') = 'object';
+UPDATE engine_runs SET state = json_remove(state, '$.run') WHERE json_type(state, '$.run') = 'object';
+`;
+
+/** The part of a run's state that steps change, as stored in engine_runs.state. */
+function mutableState(state: RunState): string {
+  return JSON.stringify(state.error ? { steps: state.steps, error: state.error } : { steps: state.steps });
+}
 
 /** setTimeout's ceiling (~24.8 days); longer step timeouts are cut to it. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -139,7 +162,8 @@ export class EmbeddedEngine implements WorkflowEngine {
     | "expired"
     | "repoLeases"
     | "advance"
-    | "setState"
+    | "insertInput"
+    | "input"
     | "lease"
     | "status",
     StatementSync
@@ -155,9 +179,11 @@ export class EmbeddedEngine implements WorkflowEngine {
   constructor(private readonly opts: EmbeddedEngineOptions) {
     this.db = opts.db;
     this.ledger = opts.ledger;
-    this.catalog = opts.catalog ?? new WorkflowCatalog();
+    this.catalog = opts.catalog;
     this.now = opts.now ?? Date.now;
+    const split = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'engine_run_inputs'").get() !== undefined;
     this.db.exec(schema);
+    if (!split) inTransaction(this.db, () => this.db.exec(splitEarlierStates));
     const p = (sql: string) => this.db.prepare(sql);
     this.q = {
       byKey: p("SELECT run_id FROM engine_runs WHERE idempotency_key = ?"),
@@ -183,14 +209,18 @@ export class EmbeddedEngine implements WorkflowEngine {
          WHERE run_id = ? AND ((phase = 'ready' AND run_at <= ?) OR (phase = 'leased' AND lease_until <= ?))
          RETURNING *`,
       ),
+      insertInput: p("INSERT INTO engine_run_inputs (run_id, run) VALUES (?, ?)"),
+      input: p("SELECT run FROM engine_run_inputs WHERE run_id = ?"),
+      // A null state leaves the stored one as it is (agent steps and retries do not change it).
       update: p(
         `UPDATE engine_runs SET status = ?, phase = ?, step_id = ?, attempt = ?, started_attempt = ?, step_started_at = ?, run_at = ?,
-           deadline_at = ?, lease_owner = ?, lease_until = ?, ledger_seq = ?, updated_at = ?
+           deadline_at = ?, lease_owner = ?, lease_until = ?, ledger_seq = ?, updated_at = ?, state = coalesce(?, state)
          WHERE run_id = ?`,
       ),
       // The worker keeps its lease into the next step: lease, phase and queue columns (and their indexes) stay as they are.
-      advance: p("UPDATE engine_runs SET status = ?, step_id = ?, attempt = ?, started_attempt = ?, step_started_at = ?, ledger_seq = ?, updated_at = ? WHERE run_id = ?"),
-      setState: p("UPDATE engine_runs SET state = ? WHERE run_id = ?"),
+      advance: p(
+        "UPDATE engine_runs SET status = ?, step_id = ?, attempt = ?, started_attempt = ?, step_started_at = ?, ledger_seq = ?, updated_at = ?, state = coalesce(?, state) WHERE run_id = ?",
+      ),
       // Everything but the state: a lease holder has the state in hand.
       lease: p(
         `SELECT run_id, workflow, repo, status, phase, step_id, attempt, started_attempt, step_started_at, lease_token, ledger_seq,
@@ -209,8 +239,8 @@ export class EmbeddedEngine implements WorkflowEngine {
   // The port
   // -------------------------------------------------------------------------------------------
 
-  async start(input: RunRequest): Promise<StartResult> {
-    const request = RunRequest.parse(input);
+  /** `request` is typed data its producer validated (triggers, slash commands, the API): the engine does not parse it again. */
+  async start(request: RunRequest): Promise<StartResult> {
     const def = this.catalog.forRunType(request.run_type);
     let launch: Job[] = [];
     const result = inTransaction(this.db, () => {
@@ -220,7 +250,8 @@ export class EmbeddedEngine implements WorkflowEngine {
       const runId = newRunId(now);
       const state = initialState(runId, request, def);
       const seq = this.append(runId, 0, [runCreatedEntry(request, def, this.opts.policyVersion)]);
-      this.q.insert.run(runId, request.idempotency_key, def.name, def.version, request.repo.full_path, def.steps[0]!.id, now, seq, JSON.stringify(state), now, now);
+      this.q.insert.run(runId, request.idempotency_key, def.name, def.version, request.repo.full_path, def.steps[0]!.id, now, seq, mutableState(state), now, now);
+      this.q.insertInput.run(runId, JSON.stringify(state.run));
       // A free slot takes the new run in the same commit: no second fsync before its first step.
       launch = this.claimable() ? this.claim(now, this.opts.concurrency - this.inflight.size) : [];
       return { runId, created: true };
@@ -260,8 +291,7 @@ export class EmbeddedEngine implements WorkflowEngine {
         this.q.update.run(...this.columns(current, {}));
         return;
       }
-      const state = JSON.parse(row.state) as RunState;
-      const t = this.transition(current, def, state, this.now());
+      const t = this.transition(current, def, this.state(row), this.now());
       if (effect.effect === "resume") t.succeeded(step, approvalOutput(decision, progress.checklist));
       else t.failed(step, REJECTED_ERROR, rejectionCause(decision));
       this.commit(t, false);
@@ -275,8 +305,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     inTransaction(this.db, () => {
       const row = this.row(runId);
       if (row.phase === "done") throw new RunStateError(runId, `has already ended (${row.status}); nothing to cancel`);
-      const state = JSON.parse(row.state) as RunState;
-      const t = this.transition(row, this.definition(row), state, this.now());
+      const t = this.transition(row, this.definition(row), this.state(row), this.now());
       t.end("cancelled", cancelReason(by));
       this.commit(t, false);
     });
@@ -425,10 +454,9 @@ export class EmbeddedEngine implements WorkflowEngine {
 
   /** A freshly claimed row: records step_started (once per attempt; a resumed attempt keeps its entry) and the running status. */
   private begin(row: RunRow, now: number): Job | undefined {
-    const state = JSON.parse(row.state) as RunState;
     const def = this.catalog.named(row.workflow);
     const step = def && stepById(def, row.step_id);
-    const t = this.transition(row, def, state, now);
+    const t = this.transition(row, def, this.state(row), now);
     if (!def || !step) {
       t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build; the run cannot continue`);
       this.commit(t, false);
@@ -473,7 +501,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     for (const row of this.q.expired.all(now) as unknown as RunRow[]) {
       const def = this.catalog.named(row.workflow);
       const step = def && stepById(def, row.step_id);
-      const t = this.transition(row, def, JSON.parse(row.state) as RunState, now);
+      const t = this.transition(row, def, this.state(row), now);
       if (!def || !step) t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build`);
       else t.failed(step, TIMEOUT_ERROR, `no decision within ${step.timeout_seconds} s`);
       this.commit(t, false);
@@ -489,32 +517,32 @@ export class EmbeddedEngine implements WorkflowEngine {
     if (t.phase === "leased" && !keep) t.releaseLease();
     const seq = this.append(t.row.run_id, t.row.ledger_seq, t.entries);
     const runId = t.row.run_id;
-    if (keep && t.row.phase === "leased" && t.row.lease_owner === this.opts.workerId) {
-      this.q.advance.run(t.status, t.stepId, t.attempt, t.startedAttempt, t.stepStartedAt, seq, t.now, runId);
-    } else {
-      this.q.update.run(
-        ...this.columns(t.row, {
-          status: t.status,
-          phase: t.phase,
-          step_id: t.stepId,
-          attempt: t.attempt,
-          started_attempt: t.startedAttempt,
-          step_started_at: t.stepStartedAt,
-          run_at: t.runAt,
-          deadline_at: t.deadlineAt,
-          lease_owner: keep ? this.opts.workerId : null,
-          lease_until: keep ? t.now + this.opts.leaseMs : null,
-          ledger_seq: seq,
-        }),
-      );
-    }
     // Agent steps and retries leave the state as it was: nothing to re-serialise.
-    if (t.state !== t.initialState) this.q.setState.run(JSON.stringify(t.state), runId);
+    const state = t.state === t.initialState ? null : mutableState(t.state);
+    if (keep && t.row.phase === "leased" && t.row.lease_owner === this.opts.workerId) {
+      this.q.advance.run(t.status, t.stepId, t.attempt, t.startedAttempt, t.stepStartedAt, seq, t.now, state, runId);
+    } else {
+      const set: Partial<RunRow> = {
+        status: t.status,
+        phase: t.phase,
+        step_id: t.stepId,
+        attempt: t.attempt,
+        started_attempt: t.startedAttempt,
+        step_started_at: t.stepStartedAt,
+        run_at: t.runAt,
+        deadline_at: t.deadlineAt,
+        lease_owner: keep ? this.opts.workerId : null,
+        lease_until: keep ? t.now + this.opts.leaseMs : null,
+        ledger_seq: seq,
+      };
+      this.q.update.run(...this.columns(t.row, set, state));
+    }
     if (!keep || !t.def) return undefined;
     return { runId, token: t.row.lease_token, stepId: t.stepId, attempt: t.attempt, state: t.state, def: t.def };
   }
 
-  private columns(row: RunRow, set: Partial<RunRow>): (string | number | null)[] {
+  /** The update statement's parameters; a null state keeps the stored one. */
+  private columns(row: RunRow, set: Partial<RunRow>, state: string | null = null): (string | number | null)[] {
     const v = { ...row, ...set };
     return [
       v.status,
@@ -529,6 +557,7 @@ export class EmbeddedEngine implements WorkflowEngine {
       v.lease_until ?? null,
       v.ledger_seq,
       this.now(),
+      state,
       row.run_id,
     ];
   }
@@ -554,6 +583,14 @@ export class EmbeddedEngine implements WorkflowEngine {
     const row = this.q.get.get(runId) as RunRow | undefined;
     if (!row) throw new RunNotFoundError(runId);
     return row;
+  }
+
+  /** The whole state of a run read from its row: the request part joined back to what steps changed. */
+  private state(row: RunRow): RunState {
+    const changed = JSON.parse(row.state) as Omit<RunState, "run">;
+    const input = this.q.input.get(row.run_id) as { run: string } | undefined;
+    if (!input) throw new RunStateError(row.run_id, "has no stored request (engine_run_inputs); the store is damaged");
+    return { run: JSON.parse(input.run) as RunState["run"], ...changed };
   }
 
   private definition(row: RunRow): WorkflowDefinition {

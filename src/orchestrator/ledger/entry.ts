@@ -19,9 +19,10 @@ let lastAt = { ms: Number.NaN, iso: "" };
 /** Builds entry `seq` of `runId` after `prevHash`: the payload is validated, canonicalized (RFC 8785) once and hashed. */
 export function sealEntry(runId: string, seq: number, prevHash: string, e: NewEntry, now: () => Date): SealedEntry {
   const type = e.type as EntryType;
-  if (!Object.hasOwn(entryPayloads, type)) throw new LedgerInputError(`${runId} seq ${seq}: unknown entry type ${JSON.stringify(e.type)}; use one of ${Object.keys(entryPayloads).join(", ")}`);
+  const schemas = entryPayloads();
+  if (!Object.hasOwn(schemas, type)) throw new LedgerInputError(`${runId} seq ${seq}: unknown entry type ${JSON.stringify(e.type)}; use one of ${Object.keys(schemas).join(", ")}`);
   // The caller's payload is the untrusted part; every other field is set here.
-  const parsed = entryPayloads[type].safeParse(e.payload);
+  const parsed = schemas[type].safeParse(e.payload);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? `payload.${issue.path.join(".")}` : "payload";

@@ -1,7 +1,6 @@
 // The run ledger port: append-only, hash-chained entries per run, and the run record projected from them.
 import { monotonicFactory } from "ulid";
-import { z } from "zod";
-import { Sha256Hex } from "../artifacts/port.js";
+import * as z from "./zod-mini.js";
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
@@ -16,7 +15,7 @@ export type RunStatus = z.infer<typeof RunStatus>;
 /** Statuses a run never leaves. */
 export const terminalStatuses: readonly RunStatus[] = ["failed", "succeeded", "cancelled"];
 
-export const RunId = z.string().regex(/^run_[0-9A-HJKMNP-TV-Z]{26}$/, { error: "must be run_<ULID>, e.g. run_01JF3Q0Z8X9K2M4N6P8R0T2V4W" });
+export const RunId = z.string().check(z.regex(/^run_[0-9A-HJKMNP-TV-Z]{26}$/, { error: "must be run_<ULID>, e.g. run_01JF3Q0Z8X9K2M4N6P8R0T2V4W" }));
 export type RunId = z.infer<typeof RunId>;
 
 const nextUlid = monotonicFactory();
@@ -25,7 +24,8 @@ export function newRunId(now: number = Date.now()): RunId {
   return `run_${nextUlid(now)}`;
 }
 
-export { Sha256Hex };
+/** The same rule as the artifact store's Sha256Hex, written with zod/mini (see ./zod-mini.ts). */
+export const Sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/, { error: "must be 64 lowercase hex digits (a sha256)" }));
 
 export { GENESIS_HASH } from "./chain.js";
 
@@ -34,11 +34,14 @@ export { GENESIS_HASH } from "./chain.js";
 // hashed and kept, but the fields named here are checked at append.
 // ---------------------------------------------------------------------------------------------
 
+const nonEmpty = () => z.string().check(z.minLength(1));
+const count = () => z.int().check(z.nonnegative());
+
 /** A forge pull/merge request, Jira issue or other thing a run is about; `subjectKey` indexes it. */
 export const Subject = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("pull_request"), forge: z.enum(["github", "gitlab"]), repo: z.string().min(1), number: z.number().int().positive() }),
-  z.object({ kind: z.literal("issue"), forge: z.enum(["github", "gitlab"]), repo: z.string().min(1), number: z.number().int().positive() }),
-  z.object({ kind: z.literal("jira"), key: z.string().regex(/^[A-Z][A-Z0-9_]+-\d+$/, { error: "must be a Jira key like ABC-123" }) }),
+  z.object({ kind: z.literal("pull_request"), forge: z.enum(["github", "gitlab"]), repo: nonEmpty(), number: z.int().check(z.positive()) }),
+  z.object({ kind: z.literal("issue"), forge: z.enum(["github", "gitlab"]), repo: nonEmpty(), number: z.int().check(z.positive()) }),
+  z.object({ kind: z.literal("jira"), key: z.string().check(z.regex(/^[A-Z][A-Z0-9_]+-\d+$/, { error: "must be a Jira key like ABC-123" })) }),
 ]);
 export type Subject = z.infer<typeof Subject>;
 
@@ -56,124 +59,143 @@ export function subjectKey(s: Subject): string {
 
 export const RunSource = z.looseObject({
   /** The normalised event that started the run (delivery id or event id). */
-  event_id: z.string().min(1),
+  event_id: nonEmpty(),
   /** github | gitlab | jira | api | cli | schedule. */
-  origin: z.string().min(1),
-  subjects: z.array(Subject).default([]),
+  origin: nonEmpty(),
+  subjects: z._default(z.array(Subject), []),
 });
 export type RunSource = z.infer<typeof RunSource>;
 
-const RunCreated = z.looseObject({
-  run_type: RunType,
-  source: RunSource,
-  /** The repository the run may touch, `owner/name` or a GitLab project path. */
-  repo_scope: z.string().min(1),
-  inputs: z.record(z.string(), z.unknown()).default({}),
-  policy_version: z.string().min(1),
-  title: z.string().optional(),
-});
-
-const StepRef = z.looseObject({ step: z.string().min(1), attempt: z.number().int().nonnegative().default(0) });
-
-/** Prompts and completions never enter the ledger; hashes of them may. */
-const forbiddenModelCallKeys = ["prompt", "prompts", "messages", "system", "completion", "response_text"];
-const ModelCall = z
-  .looseObject({
-    provider: z.string().min(1),
-    model: z.string().min(1),
-    input_tokens: z.number().int().nonnegative(),
-    output_tokens: z.number().int().nonnegative(),
-    cost_usd: z.number().nonnegative(),
-    step: z.string().optional(),
-    role: z.string().optional(),
-  })
-  .superRefine((v, ctx) => {
-    for (const k of forbiddenModelCallKeys)
-      if (k in v) ctx.addIssue({ code: "custom", path: [k], message: `must not be recorded: the ledger keeps no prompt or completion text (store its sha256 instead)` });
+function buildEntryPayloads() {
+  const RunCreated = z.looseObject({
+    run_type: RunType,
+    source: RunSource,
+    /** The repository the run may touch, `owner/name` or a GitLab project path. */
+    repo_scope: nonEmpty(),
+    inputs: z._default(z.record(z.string(), z.unknown()), {}),
+    policy_version: nonEmpty(),
+    title: z.optional(z.string()),
   });
 
-const ArtifactAdded = z.looseObject({
-  sha256: Sha256Hex,
-  name: z.string().min(1),
-  size: z.number().int().nonnegative(),
-  media_type: z.string().min(1),
-  producer_step: z.string().optional(),
-});
+  const StepRef = z.looseObject({ step: nonEmpty(), attempt: z._default(count(), 0) });
 
-const GateResult = z.looseObject({
-  gate: z.string().min(1),
-  passed: z.boolean(),
-  step: z.string().optional(),
-  exit_code: z.number().int().optional(),
-  /** sha256 of the gate's output artifact, if kept. */
-  output_sha256: Sha256Hex.optional(),
-});
+  /** Prompts and completions never enter the ledger; hashes of them may. */
+  const forbiddenModelCallKeys = ["prompt", "prompts", "messages", "system", "completion", "response_text"];
+  const ModelCall = z
+    .looseObject({
+      provider: nonEmpty(),
+      model: nonEmpty(),
+      input_tokens: count(),
+      output_tokens: count(),
+      cost_usd: z.number().check(z.nonnegative()),
+      step: z.optional(z.string()),
+      role: z.optional(z.string()),
+    })
+    .check(
+      z.superRefine((v, ctx) => {
+        for (const k of forbiddenModelCallKeys)
+          if (k in v) ctx.addIssue({ code: "custom", path: [k], message: `must not be recorded: the ledger keeps no prompt or completion text (store its sha256 instead)` });
+      }),
+    );
 
-const ApprovalRequested = z.looseObject({ checklist: z.array(z.string().min(1)).min(1), step: z.string().optional() });
+  const ArtifactAdded = z.looseObject({
+    sha256: Sha256Hex,
+    name: nonEmpty(),
+    size: count(),
+    media_type: nonEmpty(),
+    producer_step: z.optional(z.string()),
+  });
 
-const Decision = z.looseObject({
-  decision: z.enum(["approved", "rejected", "changes_requested"]),
-  by: z.string().min(1),
-  /** review | slash_command | api. */
-  via: z.string().min(1),
-  item: z.string().optional(),
-});
+  const GateResult = z.looseObject({
+    gate: nonEmpty(),
+    passed: z.boolean(),
+    step: z.optional(z.string()),
+    exit_code: z.optional(z.int()),
+    /** sha256 of the gate's output artifact, if kept. */
+    output_sha256: z.optional(Sha256Hex),
+  });
 
-const StatusChanged = z.looseObject({ to: RunStatus, reason: z.string().optional() });
+  const ApprovalRequested = z.looseObject({ checklist: z.array(nonEmpty()).check(z.minLength(1)), step: z.optional(z.string()) });
 
-const EvidenceSigned = z.looseObject({
-  manifest_sha256: Sha256Hex,
-  merkle_root: Sha256Hex,
-  bundle_sha256: Sha256Hex,
-  key_id: z.string().min(1),
-});
+  const Decision = z.looseObject({
+    decision: z.enum(["approved", "rejected", "changes_requested"]),
+    by: nonEmpty(),
+    /** review | slash_command | api. */
+    via: nonEmpty(),
+    item: z.optional(z.string()),
+  });
 
-/** Every entry type and the schema its payload must satisfy. */
-export const entryPayloads = {
-  run_created: RunCreated,
-  step_started: StepRef,
-  step_finished: StepRef,
-  step_failed: StepRef.extend({ error: z.string().min(1) }),
-  model_call: ModelCall,
-  tool_call: z.looseObject({ tool: z.string().min(1), step: z.string().optional() }),
-  artifact_added: ArtifactAdded,
-  gate_result: GateResult,
-  approval_requested: ApprovalRequested,
-  decision: Decision,
-  status_changed: StatusChanged,
-  published: z.looseObject({ forge: z.string().min(1), url: z.string().min(1) }),
-  evidence_signed: EvidenceSigned,
-  note: z.looseObject({ message: z.string().min(1) }),
-} as const;
+  const StatusChanged = z.looseObject({ to: RunStatus, reason: z.optional(z.string()) });
 
-export const EntryType = z.enum(Object.keys(entryPayloads) as [keyof typeof entryPayloads, ...(keyof typeof entryPayloads)[]]);
-export type EntryType = z.infer<typeof EntryType>;
-export type EntryPayload<T extends EntryType> = z.output<(typeof entryPayloads)[T]>;
+  const EvidenceSigned = z.looseObject({
+    manifest_sha256: Sha256Hex,
+    merkle_root: Sha256Hex,
+    bundle_sha256: Sha256Hex,
+    key_id: nonEmpty(),
+  });
+
+  return {
+    run_created: RunCreated,
+    step_started: StepRef,
+    step_finished: StepRef,
+    step_failed: z.extend(StepRef, { error: nonEmpty() }),
+    model_call: ModelCall,
+    tool_call: z.looseObject({ tool: nonEmpty(), step: z.optional(z.string()) }),
+    artifact_added: ArtifactAdded,
+    gate_result: GateResult,
+    approval_requested: ApprovalRequested,
+    decision: Decision,
+    status_changed: StatusChanged,
+    published: z.looseObject({ forge: nonEmpty(), url: nonEmpty() }),
+    evidence_signed: EvidenceSigned,
+    note: z.looseObject({ message: nonEmpty() }),
+  } as const;
+}
+type EntryPayloads = ReturnType<typeof buildEntryPayloads>;
+
+let payloads: EntryPayloads | undefined;
+/**
+ * Every entry type and the schema its payload must satisfy. Built on first use: a process that
+ * only reads the ledger, or an engine whose runs are all parked, never constructs them.
+ */
+export function entryPayloads(): EntryPayloads {
+  return (payloads ??= buildEntryPayloads());
+}
+
+export type EntryType = keyof EntryPayloads;
+export type EntryPayload<T extends EntryType> = z.output<EntryPayloads[T]>;
 
 // ---------------------------------------------------------------------------------------------
 // Entries
 // ---------------------------------------------------------------------------------------------
 
+/*
+ * Schemas that only give types (stored entries and run records are written by the ledger itself
+ * and never parsed back) are built on demand, by the functions below: the types come from zod,
+ * and a process that loads the ledger does not construct schemas it never runs.
+ */
+
 /**
  * A stored entry. `hash` = sha256 of the RFC 8785 canonical JSON of every other field; the
  * adapter stores exactly those canonical bytes, so verification re-hashes bytes, never objects.
  */
-export const Entry = z.object({
-  run_id: RunId,
-  seq: z.number().int().nonnegative(),
-  type: EntryType,
-  /** ISO 8601 UTC time the entry was appended. */
-  at: z.iso.datetime(),
-  payload: z.record(z.string(), z.unknown()),
-  prev_hash: Sha256Hex,
-  hash: Sha256Hex,
-});
-export type Entry = z.infer<typeof Entry>;
+export const entrySchema = () =>
+  z.object({
+    run_id: RunId,
+    seq: count(),
+    type: z.enum(Object.keys(entryPayloads()) as [EntryType, ...EntryType[]]),
+    /** ISO 8601 UTC time the entry was appended. */
+    at: z.iso.datetime(),
+    payload: z.record(z.string(), z.unknown()),
+    prev_hash: Sha256Hex,
+    hash: Sha256Hex,
+  });
+export type Entry = z.infer<ReturnType<typeof entrySchema>>;
 
 /** What a caller appends; the ledger adds run_id, seq, at (unless given), prev_hash and hash. */
 export interface NewEntry<T extends EntryType = EntryType> {
   readonly type: T;
-  readonly payload: z.input<(typeof entryPayloads)[T]>;
+  readonly payload: z.input<EntryPayloads[T]>;
   /** Defaults to the ledger's clock. */
   readonly at?: string;
 }
@@ -197,27 +219,30 @@ export interface AppendResult {
 // The run record: a projection of the entries
 // ---------------------------------------------------------------------------------------------
 
-export const RunRecord = z.object({
-  run_id: RunId,
-  run_type: RunType,
-  status: RunStatus,
-  source: RunSource,
-  subjects: z.array(z.string()),
-  repo_scope: z.string(),
-  title: z.string().optional(),
-  inputs: z.record(z.string(), z.unknown()),
-  policy_version: z.string(),
-  model_calls: z.array(ModelCall.and(z.object({ seq: z.number().int(), at: z.string() }))),
-  artifacts: z.array(ArtifactAdded.and(z.object({ seq: z.number().int() }))),
-  gate_results: z.array(GateResult.and(z.object({ seq: z.number().int(), at: z.string() }))),
-  approvals: z.array(Decision.and(z.object({ seq: z.number().int(), at: z.string() }))),
-  totals: z.object({ input_tokens: z.number(), output_tokens: z.number(), cost_usd: z.number() }),
-  created_at: z.string(),
-  updated_at: z.string(),
-  /** The last entry: a signed evidence bundle records it, which is how truncation is caught offline. */
-  head: z.object({ seq: z.number().int(), hash: Sha256Hex }),
-});
-export type RunRecord = z.infer<typeof RunRecord>;
+export const runRecordSchema = () => {
+  const p = entryPayloads();
+  return z.object({
+    run_id: RunId,
+    run_type: RunType,
+    status: RunStatus,
+    source: RunSource,
+    subjects: z.array(z.string()),
+    repo_scope: z.string(),
+    title: z.optional(z.string()),
+    inputs: z.record(z.string(), z.unknown()),
+    policy_version: z.string(),
+    model_calls: z.array(z.intersection(p.model_call, z.object({ seq: z.int(), at: z.string() }))),
+    artifacts: z.array(z.intersection(p.artifact_added, z.object({ seq: z.int() }))),
+    gate_results: z.array(z.intersection(p.gate_result, z.object({ seq: z.int(), at: z.string() }))),
+    approvals: z.array(z.intersection(p.decision, z.object({ seq: z.int(), at: z.string() }))),
+    totals: z.object({ input_tokens: z.number(), output_tokens: z.number(), cost_usd: z.number() }),
+    created_at: z.string(),
+    updated_at: z.string(),
+    /** The last entry: a signed evidence bundle records it, which is how truncation is caught offline. */
+    head: z.object({ seq: z.int(), hash: Sha256Hex }),
+  });
+};
+export type RunRecord = z.infer<ReturnType<typeof runRecordSchema>>;
 
 /** The queryable part of a run record, kept per run by every adapter (cached projection). */
 export type RunSummary = Pick<
@@ -247,17 +272,18 @@ export interface RunPage {
 // Verification
 // ---------------------------------------------------------------------------------------------
 
-export const VerifyProblemKind = z.enum([
-  "edited", // stored bytes do not hash to the stored hash
-  "deleted", // a seq is missing
-  "reordered", // an entry's bytes name another seq or run
-  "chain_broken", // prev_hash does not equal the previous entry's hash
-  "truncated", // the run's head names a later entry than the last one stored
-  "head_missing", // entries exist but the run's head does not
-  "head_mismatch", // head hash differs from the last entry's hash
-  "unreadable", // the stored bytes are not an entry
-]);
-export type VerifyProblemKind = z.infer<typeof VerifyProblemKind>;
+export const verifyProblemKinds = () =>
+  z.enum([
+    "edited", // stored bytes do not hash to the stored hash
+    "deleted", // a seq is missing
+    "reordered", // an entry's bytes name another seq or run
+    "chain_broken", // prev_hash does not equal the previous entry's hash
+    "truncated", // the run's head names a later entry than the last one stored
+    "head_missing", // entries exist but the run's head does not
+    "head_mismatch", // head hash differs from the last entry's hash
+    "unreadable", // the stored bytes are not an entry
+  ]);
+export type VerifyProblemKind = z.infer<ReturnType<typeof verifyProblemKinds>>;
 
 export interface VerifyProblem {
   readonly runId: string;

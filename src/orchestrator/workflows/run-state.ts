@@ -2,7 +2,7 @@
 import type { JsonObject, RunState } from "../activities/port.js";
 import type { NewEntry, Subject } from "../ledger/port.js";
 import type { RunRequest } from "../run-request.js";
-import { definitionRef } from "./index.js";
+import { definitionRef } from "./catalog.js";
 import type { FailureStep, StepDefinition, WorkflowDefinition } from "./schema.js";
 
 export function initialState(runId: string, request: RunRequest, def: WorkflowDefinition): RunState {

@@ -288,10 +288,37 @@ describe("embedded engine: semantics", () => {
     expect(String(entries.at(-1)!.payload.reason)).toMatch(/not available yet: the planner agent.*failure report failed too.*not available yet: reporting/);
   });
 
-  it("rejects a run request that does not match the schema", async () => {
+  it("rejects a run type it has no workflow for (requests are validated where they are made)", async () => {
     const { engine } = engineWith({});
-    await expect(engine.start({ ...request("impl_change"), run_type: "deploy" as never })).rejects.toThrow(/run_type/);
+    await expect(engine.start({ ...request("impl_change"), run_type: "deploy" as never })).rejects.toThrow(/no workflow for run type deploy/);
     expect(new ActivityRegistry()).toBeDefined();
+  });
+});
+
+describe("embedded engine: storage", () => {
+  it("keeps a run's request apart from what steps change, and converts a store that kept them together", async () => {
+    const acts = new ScriptedActivities({});
+    const first = openEngine(acts.registry());
+    const { runId } = await first.engine.start(request("impl_change"));
+    await waitForStatus(first.engine, runId, ["awaiting_human"]);
+    const stored = () => first.db.prepare("SELECT r.state, i.run FROM engine_runs r LEFT JOIN engine_run_inputs i USING (run_id) WHERE r.run_id = ?").get(runId) as { state: string; run: string | null };
+    const split = stored();
+    expect(JSON.parse(split.run!)).toMatchObject({ run_id: runId, trigger: "default" });
+    expect(Object.keys(JSON.parse(split.state) as object)).toEqual(["steps"]);
+    // The layout before the split: the whole state in engine_runs.state, no engine_run_inputs.
+    await first.engine.stop();
+    first.db.exec(`UPDATE engine_runs SET state = json_set(state, '$.run', json((SELECT run FROM engine_run_inputs i WHERE i.run_id = engine_runs.run_id)));
+                   DROP TABLE engine_run_inputs;`);
+    first.db.close();
+    const again = openEngine(acts.registry(), {}, first.dir);
+    open.push(again);
+    const converted = again.db.prepare("SELECT r.state, i.run FROM engine_runs r JOIN engine_run_inputs i USING (run_id) WHERE r.run_id = ?").get(runId) as { state: string; run: string };
+    expect(JSON.parse(converted.run)).toEqual(JSON.parse(split.run!));
+    expect(JSON.parse(converted.state)).toEqual(JSON.parse(split.state));
+    await again.engine.decide(runId, { decision: "approved", by: "alice", via: "review" });
+    expect(await waitForStatus(again.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    expect(acts.trace(runId).at(-1)).toBe("report:ok");
+    expect((await again.ledger.verify({ runId })).ok).toBe(true);
   });
 });
 
