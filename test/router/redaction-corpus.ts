@@ -32,6 +32,20 @@ export interface SecretCase {
   readonly secret: string;
 }
 
+/**
+ * Every 12-character piece of the secret still in the redacted text, none of which may survive.
+ * A piece the surrounding text also has on its own (a shared `LS0tLS1CRUdJ` prefix, a key name) does not count.
+ */
+export function fragmentsLeft(c: Pick<SecretCase, "secret" | "text">, out: string): string[] {
+  const around = c.text.split(c.secret).join("\n");
+  const left: string[] = [];
+  for (let i = 0; i + 12 <= c.secret.length; i++) {
+    const piece = c.secret.slice(i, i + 12);
+    if (out.includes(piece) && !around.includes(piece)) left.push(piece);
+  }
+  return left;
+}
+
 const c = (name: string, secret: string, wrap: (s: string) => string): SecretCase => ({ name, secret, text: wrap(secret) });
 const r = randomChars;
 // Prefixes split so a scanner reading this file sees no complete token.

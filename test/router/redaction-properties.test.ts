@@ -8,6 +8,7 @@ const chars = (alphabet: string, min: number, max = min) => fc.string({ unit: fc
 const HEX = "0123456789abcdef";
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const B64 = `${ALNUM}+/`;
+const URLSAFE = `${ALNUM}-_`;
 
 const lookAlike = fc.oneof(
   chars(HEX, 40).map((sha) => `commit ${sha}`),
@@ -15,6 +16,9 @@ const lookAlike = fc.oneof(
   fc.uuid().map((u) => `request ${u} done`),
   chars(B64, 86).map((b) => `"integrity": "sha512-${b}=="`),
   chars(B64, 400, 800).map((b) => `src="data:image/png;base64,${b}"`),
+  chars(B64, 43).map((b) => `golang.org/x/mod v0.17.0 h1:${b}=`),
+  chars(HEX, 128).map((h) => `  checksum: 10c0/${h}`),
+  chars(HEX, 40).map((h) => `"to": "0x${h}"`),
 );
 const prose = fc.constantFrom("", "See the logs. ", "const x = compute(y);\n", "- run: npm test\n");
 
@@ -25,6 +29,10 @@ const secret = fc.oneof(
   chars(`${ALNUM}-_`, 20, 40).map((s) => `glpat-${s}`),
   chars(ALNUM, 36).map((s) => `npm_${s}`),
   chars(ALNUM, 34).map((s) => `hf_${s}`),
+  chars(HEX, 48).map((s) => `rubygems_${s}`),
+  fc.uuid().map((u) => `pat-na1-${u}`),
+  chars(URLSAFE, 64).map((s) => `fio-u-${s}`),
+  chars(HEX, 36).map((s) => `${s}NRAL`),
 );
 const context = fc.constantFrom((s: string) => `token: ${s}`, (s: string) => `export KEY="${s}"`, (s: string) => `use ${s} now`, (s: string) => `{"k":"${s}"}`, (s: string) => `(${s})`);
 

@@ -5,7 +5,7 @@ const strictPlaceholder = /x{4,}|X{4,}|\*{3,}|\.{3}|<[^>]*>|\$\{[^}]*\}|\{\{[^}]
 
 /** Words people use in examples instead of a value. */
 const placeholderWord =
-  /^(?:your[_-]?.*|my[_-]?.*|(?:change|replace)[_-]?me.*|example.*|.*placeholder.*|dummy.*|redacted|secret|password|passwd|pass|pwd|token|apikey|api[_-]?key|key|test|testing|todo|tbd|none|null|nil|undefined|true|false|empty|string|str|number|int|boolean|bool|any|required|optional|hidden|masked|foo|bar|baz|value|admin|root|user|guest|default|\*+|-+|_+|\.+|0+|x+|\?+)$/i;
+  /^(?:(?:your|my)[a-z_.-]*\d*|(?:change|replace)[_-]?me.*|example.*|.*placeholder.*|dummy.*|redacted|secret|password|passwd|pass|pwd|token|apikey|api[_-]?key|key|test|testing|todo|tbd|none|null|nil|undefined|true|false|empty|string|str|number|int|boolean|bool|any|required|optional|hidden|masked|foo|bar|baz|value|admin|root|user|guest|default|\*+|-+|_+|\.+|0+|x+|\?+)$/i;
 
 /** `${VAR}`, `$VAR`, `%VAR%`, `{{ var }}`, `<VAR>`, `%s`, `$(cmd)`. */
 const reference = /^(?:\$\{[^}]*\}|\$\(?[A-Za-z_][A-Za-z0-9_]*\)?|%[A-Za-z_][A-Za-z0-9_]*%|\{\{.*\}\}|<[^>]*>|%\(?[a-z_]*\)?[sd]|\[REDACTED:[^\]]*\])$/;
@@ -22,7 +22,7 @@ export function isPlaceholderValue(value: string): boolean {
 
 /** `getToken()`, `process.env.API_KEY`, `config.password`, `String`, `os.environ["X"]`: code, not a literal value. */
 export function looksLikeCode(value: string): boolean {
-  if (/[()[\]{}]/.test(value) && !/^[A-Za-z0-9+/=_-]+$/.test(value)) return true;
+  if (/[()[\]{}<>]/.test(value) && !/^[A-Za-z0-9+/=_-]+$/.test(value)) return true;
   if (/^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)+$/.test(value)) return !/\d/.test(value) || /^(?:process|os|env|self|this|config|settings|args|opts|options|req|request|ctx|secrets|vars)\./.test(value);
   if (/^[A-Za-z_$][\w$]*$/.test(value) && !/\d/.test(value)) return entropy(value) < 3.2 || /^[a-z]+(?:[A-Z][a-z]+)+$/.test(value) || /^[A-Z_]+$/.test(value);
   return false;
@@ -30,7 +30,10 @@ export function looksLikeCode(value: string): boolean {
 
 /** Keys that contain a secret word but name something else (`max_tokens`, `author`, `token_type`). */
 export const notSecretKey =
-  /author(?!iz)|tokens\b|tokens?_?(?:type|count|limit|usage|url|uri|endpoint|file|path|name|id|ttl|expir|length|len)|tokeni[sz]|max_?tokens|input_?tokens|output_?tokens|(?:_|\b)(?:url|uri|file|path|name|id|length|count|type|policy|mode|format|prefix|enabled?|required|header|field|method|provider|algorithm|rotation|hint|label|env|var)$|(?:Url|Uri|File|Path|Name|Id|Length|Count|Type|Header|Field|Env)$/i;
+  /author(?!iz)|tokens\b|tokens?_?(?:type|count|limit|usage|url|uri|endpoint|file|path|name|id|ttl|expir|length|len)|tokeni[sz]|max_?tokens|input_?tokens|output_?tokens|(?:_|\b)(?:url|uri|file|path|name|id|length|count|type|policy|mode|format|prefix|enabled?|required|header|field|method|provider|algorithm|rotation|hint|label|env|var|ref)$|(?:Url|Uri|File|Path|Name|Id|Length|Count|Type|Header|Field|Env|Ref)$/i;
+
+/** `./keys/id_rsa`, `~/.ssh/deploy`, `/etc/app/tls.key`: where a secret is kept, not the secret. */
+const filePath = /^(?:(?:~|\.{1,2})\/\S+|\/?(?:[\w.-]+\/)+[\w.-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|txt|env|asc|gpg|pub))$/;
 
 /** Shannon entropy in bits per character. */
 export function entropy(s: string): number {
@@ -50,7 +53,9 @@ export function plausibleSecretValue(key: string, value: string, quoted: boolean
   if (isPlaceholderValue(value)) return false;
   if (!quoted && looksLikeCode(value)) return false;
   if (/^(?:\d+|\d+\.\d+|true|false)$/i.test(value)) return false;
-  const isPassword = /pass|pwd/i.test(key);
+  if (filePath.test(value)) return false;
+  // Passwords and recovery phrases may be short words or contain spaces; tokens may not.
+  const isPassword = /pass|pwd|mnemonic|seed|recovery/i.test(key);
   if (value.length < (isPassword ? 6 : 8)) return false;
   if (quoted && /\s/.test(value) && !isPassword) return false;
   return entropy(value) >= (isPassword ? 2.2 : 3.0);

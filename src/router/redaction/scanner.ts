@@ -1,7 +1,7 @@
 // Finds secrets and other data classes in text: trigger prefilter, secretlint + format + keyword rules, then widening.
 import type { DataClass, RedactionPattern } from "../policy.js";
 import { insideBlob, isPlaceholderValue, isStrictPlaceholder, plausibleSecretValue } from "./look-alikes.js";
-import { confirmTrigger, formatRules, keywordRule, triggerPasses } from "./rules.js";
+import { confirmTrigger, formatRules, formatTriggerPasses, keywordRules, keywordTriggerPasses } from "./rules.js";
 import { secretlintScan } from "./secretlint.js";
 
 /** One span to act on, after widening; spans returned by `scan` never overlap. */
@@ -30,6 +30,8 @@ interface CompiledPattern {
 const urlCredentialKinds = /basic-auth|connection/;
 const userInfoPassword = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s:/@]*:([^\s@/]+)@/;
 const keyPrefix = /^["']?[A-Za-z_][\w.-]*["']?[ \t]*[:=][ \t]*["']?/;
+/** Rules whose value has no shape of its own, so placeholder words (`password`, `changeme`) are left alone too. */
+const looseKinds = new Set(["connection-string-password", "bearer-token", "basic-auth-header", "netrc-password", "cli-flag-secret"]);
 /** Secrets whose alphabet is base64, so '+', '/' and '=' are part of the token even where the match stopped short of them. */
 const base64Kinds = /aws-secret|azure-storage|basic-auth-header|secret-access/;
 
@@ -42,10 +44,12 @@ export class SecretScanner {
 
   async scan(text: string): Promise<Finding[]> {
     const found: Candidate[] = [];
-    const windows = joinWindows(text, triggerWindows(text));
-    if (windows.joined.length > 0) {
-      this.scanRules(text, windows, found);
-      await this.scanSecretlint(text, windows, found);
+    const formatWindows = triggerWindows(text, formatTriggerPasses);
+    const allWindows = mergeWindows([...formatWindows, ...triggerWindows(text, keywordTriggerPasses)]);
+    if (allWindows.length > 0) {
+      const all = joinWindows(text, allWindows);
+      this.scanRules(text, joinWindows(text, formatWindows), all, found);
+      await this.scanSecretlint(text, all, found);
     }
     for (const p of this.patterns) {
       for (const m of text.matchAll(p.re)) {
@@ -57,29 +61,34 @@ export class SecretScanner {
     return resolveOverlaps(found);
   }
 
-  private scanRules(text: string, w: JoinedWindows, out: Candidate[]): void {
+  /** Format rules over the format windows (few lines); keyword rules and keyworded format rules over all of them. */
+  private scanRules(text: string, formatWindows: JoinedWindows, all: JoinedWindows, out: Candidate[]): void {
     for (const r of formatRules) {
+      const w = r.keyworded ? all : formatWindows;
+      if (w.joined.length === 0) continue;
       r.re.lastIndex = 0;
       for (const m of w.joined.matchAll(r.re)) {
         const g = r.group ?? 0;
         const value = m[g];
-        if (!value) continue;
+        if (!value || (r.accept && !r.accept(value))) continue;
         const start = w.toText(g === 0 ? m.index : m.indices![g]![0]);
         const end = start + value.length;
-        const loose = r.kind === "connection-string-password" || r.kind === "bearer-token" || r.kind === "basic-auth-header";
+        const loose = looseKinds.has(r.kind);
         if (loose ? isPlaceholderValue(value) : isStrictPlaceholder(value)) continue;
         if (r.kind !== "private-key" && r.kind !== "putty-private-key" && insideBlob(text, start, end)) continue;
         out.push({ ...widen(text, start, end, r.kind), kind: r.kind, dataClass: "secrets", redact: true, rank: 0 });
       }
     }
-    keywordRule.lastIndex = 0;
-    for (const m of w.joined.matchAll(keywordRule)) {
-      const key = m[1]!;
-      const quoted = m[2] ?? m[3];
-      const value = quoted ?? m[4];
-      if (!value || !plausibleSecretValue(key, value, quoted !== undefined)) continue;
-      const start = w.toText(m.index + m[0].length - value.length - (quoted !== undefined ? 1 : 0));
-      out.push({ start, end: start + value.length, kind: kindForKey(key), dataClass: "secrets", redact: true, rank: 2 });
+    for (const re of keywordRules) {
+      re.lastIndex = 0;
+      for (const m of all.joined.matchAll(re)) {
+        const g = m.groups!;
+        const quoted = g.quoted !== undefined;
+        const value = g.quoted ?? g.bare;
+        if (!value || !plausibleSecretValue(g.key!, value, quoted)) continue;
+        const start = all.toText(m.index + m[0].length - value.length - (quoted ? 1 : 0));
+        out.push({ start, end: start + value.length, kind: kindForKey(g.key!), dataClass: "secrets", redact: true, rank: 2 });
+      }
     }
   }
 
@@ -143,18 +152,19 @@ function joinWindows(text: string, windows: ReadonlyArray<readonly [number, numb
 }
 
 /**
- * Whole lines around every trigger literal, merged; a private key's window runs to its END line.
+ * Whole lines around every hit of the trigger passes, merged; a private key's window runs to its END line.
  * Only these windows go through secretlint and the rule set.
  */
-export function triggerWindows(text: string): Array<[number, number]> {
+export function triggerWindows(text: string, passes: readonly RegExp[]): Array<[number, number]> {
   const found: Array<[number, number]> = [];
-  for (const re of triggerPasses) {
+  for (const re of passes) {
     re.lastIndex = 0;
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
       if (!confirmTrigger(text, m[0], m.index)) continue;
       const start = text.lastIndexOf("\n", m.index) + 1;
-      let end = lineEnd(text, m.index);
+      // To the end of the line the hit ends on (a name/value pair spans two lines).
+      let end = lineEnd(text, m.index + Math.max(0, m[0].length - 1));
       if (m[0] === "-----BEGIN" || m[0] === "PuTTY-User") {
         const close = text.indexOf(m[0] === "-----BEGIN" ? "-----END" : "Private-MAC", m.index);
         end = close < 0 ? Math.min(text.length, m.index + 16_384) : lineEnd(text, close);
@@ -164,12 +174,17 @@ export function triggerWindows(text: string): Array<[number, number]> {
       re.lastIndex = Math.max(end, m.index + 1);
     }
   }
-  found.sort((a, b) => a[0] - b[0]);
+  return mergeWindows(found);
+}
+
+/** Sorted, with overlapping or adjacent windows made one (new pairs: the input's are left as they are). */
+function mergeWindows(found: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  const sorted = [...found].sort((a, b) => a[0] - b[0]);
   const out: Array<[number, number]> = [];
-  for (const w of found) {
+  for (const w of sorted) {
     const prev = out[out.length - 1];
     if (prev && w[0] <= prev[1] + 1) prev[1] = Math.max(prev[1], w[1]);
-    else out.push(w);
+    else out.push([w[0], w[1]]);
   }
   return out;
 }
