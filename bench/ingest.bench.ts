@@ -130,6 +130,6 @@ process.stdout.write(
     "",
     table(["delivery", "path", "senders", "deliveries/s", "p50 ms", "p99 ms", "ratio"], rows),
     "",
-    `No target of its own: the webhook target (≥ 1.0× bare Probot, p99 < 10 ms at 50 connections) applies to the HTTP path above, where each request also pays for HTTP. This table shows what ingestion adds: the NORMAL rows are its CPU cost, the FULL rows add waiting for the disk (one fdatasync at a time, shared by every commit made while the previous one ran). At 50 senders, FULL: ${verdicts.join("; ")}.`,
+    `No target of its own: the webhook target (≥ 1.0× bare Probot, p99 < 10 ms at 50 connections) applies to the HTTP path above, where each request also pays for HTTP. This table shows what ingestion adds: the NORMAL rows are its CPU cost, the FULL rows add waiting for the disk (one commit and one fdatasync at a time, shared by every delivery that arrived while the previous fdatasync ran). At 50 senders, FULL: ${verdicts.join("; ")}.`,
   ].join("\n") + "\n",
 );
