@@ -182,8 +182,12 @@ export class EmbeddedEngine implements WorkflowEngine {
     this.catalog = opts.catalog;
     this.now = opts.now ?? Date.now;
     const split = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'engine_run_inputs'").get() !== undefined;
-    this.db.exec(schema);
-    if (!split) inTransaction(this.db, () => this.db.exec(splitEarlierStates));
+    // One transaction: a crash or an error in the conversion leaves neither the new table nor a
+    // half-converted store, so the next open converts again.
+    inTransaction(this.db, () => {
+      this.db.exec(schema);
+      if (!split) this.db.exec(splitEarlierStates);
+    });
     const p = (sql: string) => this.db.prepare(sql);
     this.q = {
       byKey: p("SELECT run_id FROM engine_runs WHERE idempotency_key = ?"),

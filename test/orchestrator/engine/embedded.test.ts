@@ -320,6 +320,33 @@ describe("embedded engine: storage", () => {
     expect(acts.trace(runId).at(-1)).toBe("report:ok");
     expect((await again.ledger.verify({ runId })).ok).toBe(true);
   });
+
+  it("converts in one transaction: a conversion that fails leaves the old layout, converted at the next open", async () => {
+    const acts = new ScriptedActivities({});
+    const first = openEngine(acts.registry());
+    const a = await first.engine.start(request("impl_change", "a"));
+    const b = await first.engine.start(request("impl_change", "b"));
+    await waitForStatus(first.engine, a.runId, ["awaiting_human"]);
+    await waitForStatus(first.engine, b.runId, ["awaiting_human"]);
+    await first.engine.stop();
+    first.db.exec(`UPDATE engine_runs SET state = json_set(state, '$.run', json((SELECT run FROM engine_run_inputs i WHERE i.run_id = engine_runs.run_id)));
+                   DROP TABLE engine_run_inputs;`);
+    const good = (first.db.prepare("SELECT state FROM engine_runs WHERE run_id = ?").get(b.runId) as { state: string }).state;
+    // A state the conversion cannot read: it throws after run a's row would have been converted.
+    first.db.prepare("UPDATE engine_runs SET state = ? WHERE run_id = ?").run('{"run": {', b.runId);
+    expect(() => openEngine(acts.registry(), {}, first.dir)).toThrow(/malformed JSON/);
+    const tables = () => first.db.prepare("SELECT name FROM sqlite_master WHERE name = 'engine_run_inputs'").all();
+    expect(tables()).toEqual([]);
+    expect(JSON.parse((first.db.prepare("SELECT state FROM engine_runs WHERE run_id = ?").get(a.runId) as { state: string }).state)).toHaveProperty("run");
+    first.db.prepare("UPDATE engine_runs SET state = ? WHERE run_id = ?").run(good, b.runId);
+    first.db.close();
+    const again = openEngine(acts.registry(), {}, first.dir);
+    open.push(again);
+    for (const { runId } of [a, b]) {
+      await again.engine.decide(runId, { decision: "approved", by: "alice", via: "review" });
+      expect(await waitForStatus(again.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    }
+  });
 });
 
 describe("run request sinks", () => {
