@@ -178,6 +178,13 @@ export class DeliveryQueue {
    */
   private flush(): void {
     if (this.pending.length === 0 || this.syncing) return;
+    // Closed under us (shutdown): what still waits cannot be committed, and must hear so, not hang.
+    if (!this.db.isOpen) {
+      const waiting = this.pending;
+      this.pending = [];
+      for (const w of waiting) w.reject(new Error("the delivery queue's database is closed"));
+      return;
+    }
     // Another adapter's transaction is open on the shared connection: joining it would answer
     // before its commit, so wait for it to finish.
     if (this.db.isTransaction) return void setImmediate(() => this.flush());
@@ -238,6 +245,8 @@ export class DeliveryQueue {
 
   /** Stops the checkpointer and releases the WAL handle; the database connection itself belongs to whoever opened it. */
   async close(): Promise<void> {
+    // Let the fsync in progress answer its batch, and the writes after it get their commit.
+    while (this.syncing) await this.syncing.catch(() => undefined);
     await this.checkpointer?.close();
     const wal = this.wal;
     this.wal = undefined;

@@ -72,6 +72,37 @@ describe("delivery queue", () => {
     expect(begins).toBe(1);
   });
 
+  it("makes no commit while an fsync runs: everything that arrives meanwhile shares the next one", async () => {
+    const q = new DeliveryQueue(db);
+    const exec = db.exec.bind(db);
+    let begins = 0;
+    db.exec = (sql: string) => {
+      if (sql.startsWith("BEGIN")) begins++;
+      return exec(sql);
+    };
+    const first = q.record(record("first"));
+    // The first commit runs in the next turn, then its fdatasync on the thread pool.
+    await new Promise((r) => setImmediate(r));
+    expect(begins).toBe(1);
+    const later = Array.from({ length: 5 }, (_, i) => q.record(record(`later${i}`)));
+    await new Promise((r) => setImmediate(r));
+    expect(begins).toBe(1);
+    expect(await first).toBe("queued");
+    expect(await Promise.all(later)).toEqual(Array(5).fill("queued"));
+    expect(begins).toBe(2);
+  });
+
+  it("answers every write when the connection closes under it: committed ones resolve, the rest reject", async () => {
+    const q = new DeliveryQueue(db);
+    const first = q.record(record("first"));
+    await new Promise((r) => setImmediate(r));
+    const second = q.record(record("second"));
+    db.close();
+    expect(await first).toBe("queued");
+    await expect(second).rejects.toThrow(/database is closed/);
+    await q.close();
+  });
+
   it("keeps ignored deliveries for dedupe but never hands them to a worker", async () => {
     const q = new DeliveryQueue(db);
     expect(await q.record(record("i", true))).toBe("ignored");
