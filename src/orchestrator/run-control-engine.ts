@@ -87,9 +87,10 @@ async function applyReview(deps: EngineRunControlDeps, review: ReviewDecision, t
   const mine = remaining.filter((item) => mayDecide(target.approvers, item, who));
   if (mine.length === 0)
     return `@${who} approved, but the checklist items still open on run \`${runId}\` (${remaining.join(", ")}) need approval from ${remaining.map((i) => target.approvers[i as keyof RunControlTarget["approvers"]].map((l) => `@${l}`).join(", ")).join("; ")}, so nothing was changed.`;
-  // No item named approves everything still open, in one decision entry.
-  if (mine.length === remaining.length) await deps.engine.decide(runId, { decision: "approved", by: who, via: "review" });
-  else for (const item of mine) await deps.engine.decide(runId, { decision: "approved", by: who, via: "review", item });
+  // Item by item, never "everything open": the approval may change between this read and the
+  // decision (a timed-out step retried with a fresh checklist), and must not then take in items
+  // this reviewer may not decide.
+  for (const item of mine) await deps.engine.decide(runId, { decision: "approved", by: who, via: "review", item });
   return approvalReply(deps, who, mine.join(", "), runId);
 }
 

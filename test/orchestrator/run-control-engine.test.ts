@@ -85,7 +85,10 @@ describe("engineRunControl", () => {
     const reply = await control.review({ state: "approved", body: "LGTM" }, target({}, "bob"));
     expect(reply).toMatch(new RegExp(`^@bob approved \\*\\*plan, risk, release\\*\\* on run \`${runId}\`: every checklist item is approved`));
     const decisions = (await ledger.entries(runId)).filter((e) => e.type === "decision").map((e) => e.payload);
-    expect(decisions).toEqual([expect.objectContaining({ item: "spec", via: "slash_command" }), { decision: "approved", by: "bob", via: "review", step: expect.any(String) }]);
+    expect(decisions).toEqual([
+      expect.objectContaining({ item: "spec", via: "slash_command" }),
+      ...["plan", "risk", "release"].map((item) => ({ decision: "approved", by: "bob", via: "review", item, step: expect.any(String) })),
+    ]);
     expect(await waitForStatus(engine, runId, ["failed", "succeeded"])).toBe("succeeded");
   });
 
@@ -114,7 +117,7 @@ describe("engineRunControl", () => {
     );
     expect(await control.review({ state: "approved", body: null }, target({}, "carol", approvers))).toMatch(/approved \*\*risk, release\*\*.*every checklist item is approved/);
     const decided = (await ledger.entries(runId)).filter((e) => e.type === "decision").map((e) => `${(e.payload as { by: string }).by}:${(e.payload as { item?: string }).item ?? "all"}`);
-    expect(decided).toEqual(["alice:spec", "alice:plan", "carol:all"]);
+    expect(decided).toEqual(["alice:spec", "alice:plan", "carol:risk", "carol:release"]);
     expect(await waitForStatus(engine, runId, ["failed", "succeeded"])).toBe("succeeded");
   });
 });
