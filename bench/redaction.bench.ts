@@ -6,14 +6,14 @@ import { Redactor } from "../src/router/redaction/redactor.js";
 import { SecretScanner } from "../src/router/redaction/scanner.js";
 import { secretlintScan } from "../src/router/redaction/secretlint.js";
 import { mixedFiller, secretCases } from "../test/router/redaction-corpus.js";
-import { heldOutSecrets } from "../test/router/redaction-heldout.js";
+import { formatSecrets } from "../test/router/redaction-formats.js";
 import { fmt, median, rounds, table } from "./lib.js";
 
 const ROUNDS = 3;
 const TARGET_MBPS = 35;
 
 /** Every format of both test corpora, so every rule gets to fire. */
-const cases = [...secretCases, ...heldOutSecrets];
+const cases = [...secretCases, ...formatSecrets];
 
 /** ~4 MB of code, config, prose and lockfile lines with one secret every ~16 KB, in the formats the corpora cover. */
 function corpus(): string {

@@ -205,6 +205,8 @@ export class ModelRouter {
           } else {
             const r = await provider.complete(modelReq);
             ({ finishReason, usage } = r);
+            // Handed over whole: a caller that stops right after it still pays for all of it.
+            streamed += r.text.length;
             yield { type: "text", text: r.text, model: cand.name };
           }
           closed = true;

@@ -70,6 +70,16 @@ describe("redaction", () => {
     expect(r.text).toBe("[default]\naws_secret_access_key = [REDACTED:aws-secret-access-key:1]\n");
   });
 
+  it.each([
+    ["an unquoted value with a lone > in it", "API_TOKEN=Zq8>Lm2Nx7Rt5Vb", "Zq8>Lm2Nx7Rt5Vb"],
+    ["a value that starts like a relative path but has no directory or extension", "password = ./k9Qw3Er7Ty1Ui", "./k9Qw3Er7Ty1Ui"],
+    ["a key ending in _ref", "client_secret_ref=Hq83LmzPq9Xr2", "Hq83LmzPq9Xr2"],
+  ])("redacts %s", async (_what, text, secret) => {
+    const r = await redactor().redact("run_a", text);
+    expect(r.text).not.toContain(secret.slice(-8));
+    expect(r.text).toMatch(/\[REDACTED:[a-z0-9-]+:1\]$/);
+  });
+
   it("widens a partial match to the whole token", async () => {
     // secretlint's GitHub rule matches 36 characters; a longer token must go entirely.
     const long = `ghp_${randomChars("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", 60, 903)}`;

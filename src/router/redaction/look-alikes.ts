@@ -20,20 +20,37 @@ export function isPlaceholderValue(value: string): boolean {
   return v.length === 0 || reference.test(v) || placeholderWord.test(v) || strictPlaceholder.test(v);
 }
 
+const genericOrMarkup =
+  /[A-Za-z_$][\w$.]*<(?:typeof|keyof|readonly|infer|string|number|boolean|any|unknown|void|[A-Z][a-z]+(?:[A-Z][a-z]+)*)(?=[\s>,[|]|$)|<\/?[A-Za-z][\w-]*\/?>/;
+
 /** `getToken()`, `process.env.API_KEY`, `config.password`, `String`, `os.environ["X"]`: code, not a literal value. */
 export function looksLikeCode(value: string): boolean {
-  if (/[()[\]{}<>]/.test(value) && !/^[A-Za-z0-9+/=_-]+$/.test(value)) return true;
+  if (/[()[\]{}]/.test(value) && !/^[A-Za-z0-9+/=_-]+$/.test(value)) return true;
+  // Generics and markup (`z.infer<typeof`, `List<String>`, `Promise<void>`, `<br/>`), also cut at a
+  // space; any other < or > is just a character, and passwords have those.
+  if (genericOrMarkup.test(value)) return true;
   if (/^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)+$/.test(value)) return !/\d/.test(value) || /^(?:process|os|env|self|this|config|settings|args|opts|options|req|request|ctx|secrets|vars)\./.test(value);
   if (/^[A-Za-z_$][\w$]*$/.test(value) && !/\d/.test(value)) return entropy(value) < 3.2 || /^[a-z]+(?:[A-Z][a-z]+)+$/.test(value) || /^[A-Z_]+$/.test(value);
   return false;
 }
 
-/** Keys that contain a secret word but name something else (`max_tokens`, `author`, `token_type`). */
-export const notSecretKey =
-  /author(?!iz)|tokens\b|tokens?_?(?:type|count|limit|usage|url|uri|endpoint|file|path|name|id|ttl|expir|length|len)|tokeni[sz]|max_?tokens|input_?tokens|output_?tokens|(?:_|\b)(?:url|uri|file|path|name|id|length|count|type|policy|mode|format|prefix|enabled?|required|header|field|method|provider|algorithm|rotation|hint|label|env|var|ref)$|(?:Url|Uri|File|Path|Name|Id|Length|Count|Type|Header|Field|Env|Ref)$/i;
+/** Kubernetes-style references to a secret by name (`secretRef`, `secretKeyRef`); `client_secret_ref` is not one. */
+const refKey = /[a-z]Ref$/;
 
-/** `./keys/id_rsa`, `~/.ssh/deploy`, `/etc/app/tls.key`: where a secret is kept, not the secret. */
-const filePath = /^(?:(?:~|\.{1,2})\/\S+|\/?(?:[\w.-]+\/)+[\w.-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|txt|env|asc|gpg|pub))$/;
+/** Keys that contain a secret word but name something else (`max_tokens`, `author`, `token_type`). */
+const notSecretKeyWords =
+  /author(?!iz)|tokens\b|tokens?_?(?:type|count|limit|usage|url|uri|endpoint|file|path|name|id|ttl|expir|length|len)|tokeni[sz]|max_?tokens|input_?tokens|output_?tokens|(?:_|\b)(?:url|uri|file|path|name|id|length|count|type|policy|mode|format|prefix|enabled?|required|header|field|method|provider|algorithm|rotation|hint|label|env|var)$|(?:Url|Uri|File|Path|Name|Id|Length|Count|Type|Header|Field|Env)$/i;
+
+function notSecretKey(key: string): boolean {
+  return notSecretKeyWords.test(key) || refKey.test(key);
+}
+
+/**
+ * `./keys/id_rsa`, `~/.ssh/deploy`, `/etc/app/tls.key`: where a secret is kept, not the secret. A
+ * relative path needs a directory or an extension: `./k9Qw3Er7Ty1Ui` may well be a password.
+ */
+const filePath =
+  /^(?:(?:~|\.{1,2})\/(?:[\w.-]+\/)+[\w.-]+|(?:~|\.{1,2})\/[\w-]*\.[A-Za-z0-9]{1,5}|\/?(?:[\w.-]+\/)+[\w.-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|txt|env|asc|gpg|pub))$/;
 
 /** Shannon entropy in bits per character. */
 export function entropy(s: string): number {
@@ -49,7 +66,7 @@ export function entropy(s: string): number {
 
 /** A keyword rule's value counts as a secret: long and random enough, not a placeholder, not code. */
 export function plausibleSecretValue(key: string, value: string, quoted: boolean): boolean {
-  if (notSecretKey.test(key)) return false;
+  if (notSecretKey(key)) return false;
   if (isPlaceholderValue(value)) return false;
   if (!quoted && looksLikeCode(value)) return false;
   if (/^(?:\d+|\d+\.\d+|true|false)$/i.test(value)) return false;
