@@ -2,7 +2,7 @@
 import { statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { DatabaseSync } from "./sqlite.js";
-import type { PassMode, PassResult } from "./wal-checkpoint-worker.js";
+import type { PassResult } from "./wal-checkpoint-worker.js";
 
 /** Source (tsx, vitest) or compiled: the worker file has this module's extension. */
 const fromSource = import.meta.url.endsWith(".ts");
@@ -28,12 +28,8 @@ const defaults: CheckpointerOptions = { startBytes: 1 << 20, passEveryMs: 100, r
  *
  * A passive checkpoint never blocks the writer, but SQLite starts the WAL over only when a write
  * begins with every frame already checkpointed, which never happens while commits keep coming.
- * So once a passive pass finds the WAL past `restartFrames`, the intake holds its next commit and
- * a RESTART checkpoint copies what that pass left behind (the frames committed while it ran),
- * blocking other adapters' commits for that long, once per `restartFrames` of WAL; the next
- * write starts the WAL over. The hold lasts `maxHoldMs` at most. A RESTART that cannot take the
- * writer's lock within 20 ms runs as a passive pass and is tried again: at once under the hold,
- * otherwise at the next scheduled pass.
+ * So once the WAL passes `restartFrames`, the writer holds its next commit until one pass has
+ * caught up (a few milliseconds: the frames of one pass, two fsyncs), or `maxHoldMs` at most.
  *
  * Durability is SQLite's own: the checkpoint connection runs with synchronous=FULL, so the
  * database file is synced before any WAL frame can be overwritten.
@@ -49,8 +45,6 @@ export class WalCheckpointer {
   /** Set while writes wait for a pass to catch up with the end of the WAL. */
   private hold: { promise: Promise<void>; release: () => void; timer: NodeJS.Timeout } | undefined;
   private noHoldUntil = 0;
-  /** Set once the WAL is past `restartFrames`: passes are RESTARTs until one gets through. */
-  private restarting = false;
 
   constructor(
     private readonly db: DatabaseSync,
@@ -119,28 +113,21 @@ export class WalCheckpointer {
     if (!this.worker || this.passing) return;
     this.passing = true;
     this.lastPassAt = performance.now();
-    this.worker.postMessage((this.restarting ? "restart" : "passive") satisfies PassMode);
+    this.worker.postMessage("pass");
   }
 
   private passed(m: PassResult | { error: string }): void {
     this.passing = false;
     if (this.stopped) return;
     if ("error" in m) return void this.fail();
-    if (m.mode === "restart" && m.busy === 0) {
-      // Every frame is in the database file and no reader needs the WAL: the next write starts it over.
-      this.restarting = false;
-      return this.release();
+    // A hold starts only between passes, so this pass ran entirely under it: if it reached the
+    // end of the WAL, nothing was written since and the next write starts the WAL over.
+    if (this.hold) return m.checkpointed >= m.log ? this.release() : this.pass();
+    // Still this long: commits keep landing during passes and the WAL never starts over.
+    if (m.log >= this.opts.restartFrames && performance.now() >= this.noHoldUntil) {
+      this.startHold();
+      return this.pass();
     }
-    // Passive passes alone never let the WAL start over while commits keep landing during them.
-    if (m.log >= this.opts.restartFrames) this.restarting = true;
-    if (!this.restarting) return;
-    // The intake waits for the RESTART without blocking the event loop (for `maxHoldMs` at most,
-    // then not again for a second); other adapters' commits wait in SQLite's busy handler for as
-    // long as it copies what the last pass left behind and syncs. A RESTART that found a commit in
-    // progress ran as a passive pass: under the hold it is tried again at once, otherwise at the
-    // next scheduled pass.
-    if (!this.hold && performance.now() >= this.noHoldUntil) this.startHold();
-    if (this.hold) this.pass();
   }
 
   private startHold(): void {
