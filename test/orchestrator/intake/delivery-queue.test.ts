@@ -28,6 +28,17 @@ const record = (id: string, ignored = false): DeliveryRecord => ({
   ignoredReason: ignored ? "not acted on" : null,
 });
 
+/** How many transactions the connection has begun since this call. */
+function countBegins(db: DatabaseSync): () => number {
+  const exec = db.exec.bind(db);
+  let begins = 0;
+  db.exec = (sql: string) => {
+    if (sql.startsWith("BEGIN")) begins++;
+    return exec(sql);
+  };
+  return () => begins;
+}
+
 describe("delivery queue", () => {
   let dir: string;
   let file: string;
@@ -61,35 +72,25 @@ describe("delivery queue", () => {
 
   it("commits concurrent deliveries in one transaction (group commit)", async () => {
     const q = new DeliveryQueue(db);
-    const exec = db.exec.bind(db);
-    let begins = 0;
-    db.exec = (sql: string) => {
-      if (sql.startsWith("BEGIN")) begins++;
-      return exec(sql);
-    };
+    const begins = countBegins(db);
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => q.record(record(`d${i}`))));
     expect(results.every((r) => r === "queued")).toBe(true);
-    expect(begins).toBe(1);
+    expect(begins()).toBe(1);
   });
 
   it("makes no commit while an fsync runs: everything that arrives meanwhile shares the next one", async () => {
     const q = new DeliveryQueue(db);
-    const exec = db.exec.bind(db);
-    let begins = 0;
-    db.exec = (sql: string) => {
-      if (sql.startsWith("BEGIN")) begins++;
-      return exec(sql);
-    };
+    const begins = countBegins(db);
     const first = q.record(record("first"));
     // The first commit runs in the next turn, then its fdatasync on the thread pool.
     await new Promise((r) => setImmediate(r));
-    expect(begins).toBe(1);
+    expect(begins()).toBe(1);
     const later = Array.from({ length: 5 }, (_, i) => q.record(record(`later${i}`)));
     await new Promise((r) => setImmediate(r));
-    expect(begins).toBe(1);
+    expect(begins()).toBe(1);
     expect(await first).toBe("queued");
     expect(await Promise.all(later)).toEqual(Array(5).fill("queued"));
-    expect(begins).toBe(2);
+    expect(begins()).toBe(2);
   });
 
   it("answers every write when the connection closes under it: committed ones resolve, the rest reject", async () => {
