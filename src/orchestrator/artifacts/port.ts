@@ -1,8 +1,10 @@
 // The artifact store port: content-addressed blobs (key sha256/<hex>), streamed in, verified on the way out.
 import type { Readable } from "node:stream";
 import { z } from "zod";
+import { Sha256Hex } from "../ledger/port.js";
 
-export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 lowercase hex digits (a sha256)" });
+// One rule for a sha256 everywhere: ledger entries, artifact ids, evidence manifests.
+export { Sha256Hex };
 
 /** The storage key of a blob: `sha256/<hex>`. */
 export function artifactKey(sha256: string): string {

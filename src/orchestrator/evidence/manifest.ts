@@ -21,7 +21,7 @@ export const EvidenceManifest = z.object({
     z.object({ name: z.string(), sha256: Sha256Hex, size: z.number().int().nonnegative(), media_type: z.string(), producer_step: z.string().optional(), seq: z.number().int() }),
   ),
   gate_results: z.array(
-    z.object({ gate: z.string(), passed: z.boolean(), step: z.string().optional(), exit_code: z.number().int().optional(), output_sha256: Sha256Hex.optional(), seq: z.number().int(), at: z.string() }),
+    z.object({ gate: z.string(), passed: z.boolean(), step: z.string().optional(), exit_code: z.number().int().optional(), output_sha256: z.optional(Sha256Hex), seq: z.number().int(), at: z.string() }),
   ),
   /** Provider, model, tokens and cost only: prompts and completions never leave the model gateway. */
   model_calls: z.array(

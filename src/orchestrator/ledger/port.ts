@@ -24,7 +24,7 @@ export function newRunId(now: number = Date.now()): RunId {
   return `run_${nextUlid(now)}`;
 }
 
-/** The same rule as the artifact store's Sha256Hex, written with zod/mini (see ./zod-mini.ts). */
+/** A sha256 in lowercase hex; written with zod/mini (see ./zod-mini.ts), and used by zod classic schemas too. */
 export const Sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/, { error: "must be 64 lowercase hex digits (a sha256)" }));
 
 export { GENESIS_HASH } from "./chain.js";
