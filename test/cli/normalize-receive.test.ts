@@ -71,7 +71,7 @@ describe("orchestrator receive", () => {
     const p = JSON.parse(examplePayload("issues"));
     p.action = "labeled";
     p.label = { name: "orchestrator:impl" };
-    const r = await run(["receive", "--source", "github", "--event", "issues", "--file", file("labeled.json", JSON.stringify(p)), "--id", "r-2"], env);
+    const r = await run(["receive", "--source", "github", "--event", "issues", "--file", file("labeled.json", JSON.stringify(p)), "--delivery-id", "r-2"], env);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       status: "accepted",

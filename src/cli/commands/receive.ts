@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { createGithubApp } from "../../handlers/github-app.js";
 import { HttpError } from "../../handlers/http-error.js";
 import { createIntake } from "../../intake.js";
@@ -19,8 +19,10 @@ export default function register(program: Command, ctx: CliContext): void {
     .requiredOption("--source <source>", "github | gitlab | jira")
     .option("--event <name>", "vendor event name (X-GitHub-Event / X-Gitlab-Event; Jira: the body's webhookEvent)")
     .option("--file <path>", "payload file (default: standard input)")
-    .option("--id <delivery-id>", "delivery id (default: a random UUID); the same id twice is processed once")
-    .action(async (opts: { source: string; event?: string; file?: string; id?: string }) => {
+    .option("--delivery-id <id>", "delivery id (default: a random UUID); the same id twice is processed once")
+    // The name it had before `normalize`'s --delivery-id set the convention; still accepted.
+    .addOption(new Option("--id <delivery-id>").hideHelp())
+    .action(async (opts: { source: string; event?: string; file?: string; deliveryId?: string; id?: string }) => {
       const source = checkSource(opts.source);
       const { raw, payload } = await readPayload(opts.file);
       const name = eventName(source, opts.event, payload);
@@ -35,7 +37,7 @@ export default function register(program: Command, ctx: CliContext): void {
       const services = await buildRunServices({ config, dataDir, db, dbFile, logger, env: ctx.env(), takeWork: false });
       const intake = createIntake(config, db, createGithubApp(config, logger), logger, { engine: services.engine, ledger: services.audit.ledger });
       try {
-        const id = opts.id ?? randomUUID();
+        const id = opts.deliveryId ?? opts.id ?? randomUUID();
         const ack = await intake.sink
           .accept({ source, id, name, headers: {}, rawBody: raw, payload, receivedAt: new Date() })
           .catch((err: unknown) => (err instanceof HttpError ? usageError(err.message) : Promise.reject(err)));
