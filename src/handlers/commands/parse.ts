@@ -11,13 +11,24 @@ const commandLine = new RegExp(`^${COMMAND_PREFIX.replace("/", "\\/")}(?:[ \\t]+
 const fence = /^ {0,3}(`{3,}|~{3,})/;
 const jiraBlock = /^\s*\{(code|noformat|quote)(:[^}]*)?\}/i;
 
-/** The lines of `text` that are not quoted and not code (Markdown and Jira wiki markup). */
+/**
+ * The lines of `text` that are not quoted, not code and not hidden (Markdown and Jira wiki
+ * markup). HTML comments are hidden: GitHub and GitLab render `<!-- … -->` as nothing, so a
+ * command inside one (an issue or PR template's, say) is one nobody reading the thread can see.
+ */
 function plainLines(text: string): string[] {
   const out: string[] = [];
   let openFence: string | null = null;
   let jira: string | null = null;
+  let inComment = false;
   for (const raw of text.split(/\r?\n|\r/)) {
-    const line = raw.replace(/\s+$/, "");
+    let line = raw.replace(/\s+$/, "");
+    if (inComment) {
+      const end = line.indexOf("-->");
+      if (end < 0) continue;
+      inComment = false;
+      line = line.slice(end + 3);
+    }
     if (openFence) {
       const m = fence.exec(line);
       if (m && m[1]![0] === openFence[0] && m[1]!.length >= openFence.length && line.trim() === m[1]) openFence = null;
@@ -38,6 +49,12 @@ function plainLines(text: string): string[] {
       const rest = line.slice(j.index + j[0].length);
       if (!new RegExp(`\\{${j[1]}\\}`, "i").test(rest)) jira = j[1]!.toLowerCase();
       continue;
+    }
+    line = line.replace(/<!--[\s\S]*?-->/g, "");
+    const open = line.indexOf("<!--");
+    if (open >= 0) {
+      inComment = true;
+      line = line.slice(0, open).replace(/\s+$/, "");
     }
     if (/^ {0,3}>/.test(line) || /^bq\.\s/i.test(line)) continue; // quoted
     if (/^( {4}|\t)/.test(line)) continue; // indented code

@@ -38,6 +38,12 @@ describe("slash command parser", () => {
     ["{noformat}/orchestrator build{noformat}\n/orchestrator plan", [{ name: "plan", access: "write" }]],
     ["{quote}\n/orchestrator build\n{quote}", []],
     ["bq. /orchestrator build", []],
+    // Hidden: an HTML comment renders as nothing on GitHub and GitLab.
+    ["<!--\n/orchestrator run impl_change\n-->", []],
+    ["<!-- template notes\r\n/orchestrator build -->\r\n/orchestrator plan", [{ name: "plan", access: "write" }]],
+    ["/orchestrator plan <!-- /orchestrator build -->", [{ name: "plan", access: "write" }]],
+    ["/orchestrator reject plan too broad <!-- hidden\n/orchestrator build\n--> /orchestrator status\n/orchestrator cancel", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }, { name: "cancel", access: "write" }]],
+    ["```\n<!--\n```\n/orchestrator plan", [{ name: "plan", access: "write" }]],
   ])("%j", (text, expected) => {
     expect(commands(text)).toEqual(expected);
   });
