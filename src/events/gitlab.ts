@@ -5,28 +5,35 @@ import type { DeliveryMeta, EventActor, EventKind, EventRepo, NormalizeResult } 
 import { hostOf, id, normalizeWith, optStr, rule, str, subject, type EventDraft, type Rule } from "./table.js";
 
 const User = z.object({ id: id.nullish(), username: str, name: optStr });
-const Project = z.object({ id: id, web_url: str, path_with_namespace: str, default_branch: optStr });
+// System hook pushes leave `id` out of `project` and give it as top-level `project_id`.
+const Project = z.object({ id: id.nullish(), web_url: str, path_with_namespace: str, default_branch: optStr });
 const Label = z.object({ title: str });
 const Labels = z.array(Label).nullish().transform((ls) => (ls ?? []).map((l) => l.title));
-const LabelChange = z.object({ labels: z.object({ previous: Labels, current: Labels }).nullish() }).nullish();
+const Flag = z.object({ previous: z.boolean().nullish(), current: z.boolean().nullish() }).nullish();
+// `work_in_progress` is the name GitLab used for `draft` before 13.x; both may appear.
+const Changes = z.object({ labels: z.object({ previous: Labels, current: Labels }).nullish(), draft: Flag, work_in_progress: Flag }).nullish();
 const ZERO_SHA = /^0+$/;
 
-/** Project and group access tokens act through bot users named like project_42_bot_3f2a… (GitLab docs: "bot users"). */
-const botUsername = /^(project|group)_\d+_bot(_[0-9a-f]+)?$/i;
+/**
+ * Usernames GitLab generates for non-human accounts: project and group access tokens act through
+ * bot users (project_42_bot_3f2a…), and service accounts get service_account_group_345_c468… (or,
+ * instance-wide, service_account_…) unless given a username of their own.
+ */
+const botUsernames = [/^(project|group)_\d+_bot(_[0-9a-f]+)?$/i, /^service_account_((group|project)_\d+_)?[0-9a-f]+$/i];
 
-function repoOf(project: z.output<typeof Project>): EventRepo {
+function repoOf(project: z.output<typeof Project>, projectId?: string | null): EventRepo {
   return {
     forge: "gitlab",
     host: hostOf(project.web_url) ?? "gitlab.com",
     full_path: project.path_with_namespace,
     default_branch: project.default_branch,
-    id: project.id,
+    id: project.id ?? projectId ?? null,
     installation_id: null,
   };
 }
 
 function actorOf(u: { id?: string | null; username: string; name?: string | null }): EventActor {
-  return { login: u.username, id: u.id ?? null, name: u.name ?? null, is_bot: botUsername.test(u.username), permission: null };
+  return { login: u.username, id: u.id ?? null, name: u.name ?? null, is_bot: botUsernames.some((re) => re.test(u.username)), permission: null };
 }
 
 const MergeRequest = z.object({
@@ -59,10 +66,21 @@ function mrSubject(mr: z.output<typeof MergeRequest>, labels?: string[]) {
 }
 
 /** The first label in `current` that was not in `previous`: what an "update" that only labelled added. */
-function addedLabel(changes: z.output<typeof LabelChange>): string | null {
+function addedLabel(changes: z.output<typeof Changes>): string | null {
   const c = changes?.labels;
   if (!c) return null;
   return c.current.find((l) => !c.previous.includes(l)) ?? null;
+}
+
+/** An "update" that took the MR out of draft: GitLab's "ready for review". */
+function leftDraft(changes: z.output<typeof Changes>): boolean {
+  const c = changes?.draft ?? changes?.work_in_progress;
+  return c?.previous === true && c.current === false;
+}
+
+/** The page a note was written on: its URL without the #note_… anchor. */
+function pageOf(noteUrl: string | null): string | null {
+  return noteUrl ? noteUrl.replace(/#.*$/, "") : null;
 }
 
 const notActedOn = (what: string) => `GitLab ${what} is not an event the orchestrator acts on`;
@@ -89,7 +107,7 @@ const mergeRequestHook = rule(
     project: Project,
     object_attributes: MergeRequest.extend({ action: optStr, oldrev: optStr }),
     labels: Labels,
-    changes: LabelChange,
+    changes: Changes,
   }),
   (p): EventDraft | string => {
     const a = p.object_attributes;
@@ -99,6 +117,7 @@ const mergeRequestHook = rule(
     // An update carrying oldrev means new commits were pushed to the source branch (GitLab docs).
     if (!kind && action === "update" && a.oldrev) kind = "pr_synchronized";
     if (!kind && label) kind = "pr_labeled";
+    if (!kind && action === "update" && leftDraft(p.changes)) kind = "pr_ready_for_review";
     if (!kind) return notActedOn(`Merge Request Hook action "${action}"`);
     return {
       kind,
@@ -117,13 +136,15 @@ const issueHook = rule(
   z.object({
     object_kind: z.enum(["issue", "work_item"]),
     user: User,
-    project: Project,
-    object_attributes: z.object({ iid: z.number().int(), title: str, url: optStr, state: optStr, action: optStr, description: optStr }),
+    // A group-level work item (an epic on a group webhook) belongs to no project.
+    project: Project.nullish(),
+    object_attributes: z.object({ iid: z.number().int(), title: str, url: optStr, state: optStr, action: optStr, description: optStr, type: optStr }),
     labels: Labels,
-    changes: LabelChange,
+    changes: Changes,
   }),
   (p) => {
     const a = p.object_attributes;
+    if (!p.project) return `GitLab ${a.type ?? p.object_kind} ${a.iid} belongs to a group, not a project; runs act on project repositories`;
     const action = a.action ?? "update";
     const label = action === "update" ? addedLabel(p.changes) : null;
     const kind = issueKinds[action] ?? (label ? "issue_labeled" : undefined);
@@ -144,7 +165,7 @@ const noteHook = rule(
   z.object({
     object_kind: z.literal("note"),
     user: User,
-    project: Project,
+    project: Project.nullish(),
     object_attributes: z.object({
       id: id,
       note: str,
@@ -163,15 +184,17 @@ const noteHook = rule(
     const a = p.object_attributes;
     if (a.system) return "GitLab system note (written by GitLab itself, not a person)";
     if (a.action && a.action !== "create") return notActedOn(`Note Hook action "${a.action}"`);
+    if (!p.project) return `GitLab note on a group-level ${a.noteable_type} (no project); runs act on project repositories`;
     let subj;
     switch (a.noteable_type) {
       case "MergeRequest":
         if (!p.merge_request) return `GitLab note on a merge request without its merge_request object; cannot tell which one`;
-        subj = mrSubject(p.merge_request);
+        // The note's merge_request and issue objects carry no url (GitLab docs); the note's own URL points into the page.
+        subj = mrSubject({ ...p.merge_request, url: p.merge_request.url ?? pageOf(a.url) });
         break;
       case "Issue":
         if (!p.issue) return `GitLab note on an issue without its issue object; cannot tell which one`;
-        subj = subject({ type: "issue", number: p.issue.iid, title: p.issue.title, url: p.issue.url, state: p.issue.state, labels: p.issue.labels });
+        subj = subject({ type: "issue", number: p.issue.iid, title: p.issue.title, url: p.issue.url ?? pageOf(a.url), state: p.issue.state, labels: p.issue.labels });
         break;
       case "Commit":
         subj = subject({ type: "commit", head_sha: p.commit?.id ?? a.commit_id, title: p.commit?.title ?? null, url: p.commit?.url ?? null });
@@ -235,28 +258,38 @@ const pipelineHook = rule(
   },
 );
 
+/**
+ * Project hooks name the push in `object_kind`; system hooks only in `event_name`. The documented
+ * tag push and system hook examples carry no `user_username`, only `user_id` and `user_name`.
+ */
 const pushPayload = z.object({
-  object_kind: z.enum(["push", "tag_push"]),
+  object_kind: z.enum(["push", "tag_push"]).nullish(),
+  event_name: optStr,
   ref: str,
   before: optStr,
   after: str,
   checkout_sha: optStr,
   user_id: id.nullish(),
   user_name: optStr,
-  user_username: str,
+  user_username: optStr,
+  project_id: id.nullish(),
   project: Project,
   commits: z.array(z.object({ added: z.array(str).nullish(), removed: z.array(str).nullish(), modified: z.array(str).nullish() })).nullish(),
 });
 
 const pushHook = rule(pushPayload, (p) => {
   if (ZERO_SHA.test(p.after)) return `GitLab push deleted ${p.ref}; nothing to act on`;
-  const isTag = p.object_kind === "tag_push" || p.ref.startsWith("refs/tags/");
+  const pushKind = p.object_kind ?? p.event_name ?? "push";
+  const isTag = pushKind === "tag_push" || p.ref.startsWith("refs/tags/");
   const name = p.ref.replace(/^refs\/(heads|tags)\//, "");
+  // Without a username the display name stands in; permission checks go by user_id.
+  const login = p.user_username ?? p.user_name;
+  if (!login) return "GitLab push names no user (user_username or user_name); cannot tell who pushed";
   return {
     kind: isTag ? "tag_push" : "push",
-    vendor_event: p.object_kind,
-    repo: repoOf(p.project),
-    actor: actorOf({ id: p.user_id ?? null, username: p.user_username, name: p.user_name }),
+    vendor_event: pushKind,
+    repo: repoOf(p.project, p.project_id),
+    actor: actorOf({ id: p.user_id ?? null, username: login, name: p.user_name }),
     subject: subject({ type: isTag ? "tag" : "branch", title: name, head_sha: p.checkout_sha ?? p.after, head_ref: name }),
     changed_paths: changedPaths(p.commits ?? []),
   };
@@ -273,19 +306,28 @@ const table: Record<string, Rule> = {
   "Tag Push Hook": pushHook,
 };
 
-/** A system hook names every event "System Hook"; its object_kind says which project event it is. */
-const systemHookKinds: Record<string, string> = {
+/**
+ * System hooks name every delivery "System Hook", and integration hooks "Service Hook"; the body's
+ * object_kind (or, for system events such as push and project_create, event_name) says which it is.
+ */
+const hookKinds: Record<string, string> = {
   merge_request: "Merge Request Hook",
   push: "Push Hook",
   tag_push: "Tag Push Hook",
+  note: "Note Hook",
+  issue: "Issue Hook",
+  work_item: "Issue Hook",
+  pipeline: "Pipeline Hook",
 };
+const multiplexed = new Set(["System Hook", "Service Hook"]);
 
 export function normalizeGitlab(name: string, payload: unknown, meta: DeliveryMeta): NormalizeResult {
   let event = name;
-  if (name === "System Hook") {
-    const kind = (payload as { object_kind?: unknown } | null)?.object_kind;
-    const mapped = typeof kind === "string" && Object.hasOwn(systemHookKinds, kind) ? systemHookKinds[kind] : undefined;
-    if (!mapped) return { status: "ignored", reason: `GitLab System Hook "${String(kind)}" is not an event the orchestrator acts on` };
+  if (multiplexed.has(name)) {
+    const body = payload !== null && typeof payload === "object" ? (payload as { object_kind?: unknown; event_name?: unknown }) : {};
+    const kind = typeof body.object_kind === "string" ? body.object_kind : typeof body.event_name === "string" ? body.event_name : null;
+    const mapped = kind !== null && Object.hasOwn(hookKinds, kind) ? hookKinds[kind] : undefined;
+    if (!mapped) return { status: "ignored", reason: `GitLab ${name} "${kind ?? "(no object_kind or event_name)"}" is not an event the orchestrator acts on` };
     event = mapped;
   }
   return normalizeWith(table, "gitlab", event, payload, meta);

@@ -1,7 +1,7 @@
 // Jira Cloud webhooks → events, one rule per webhookEvent, written to Atlassian's documented webhook payloads.
 import { z } from "zod";
 import type { DeliveryMeta, EventActor, NormalizeResult } from "./schema.js";
-import { hostOf, normalizeWith, optStr, rule, str, subject, type EventDraft, type Rule } from "./table.js";
+import { hostOf, normalizeWith, optStr, ownFields, rule, str, subject, type EventDraft, type Rule } from "./table.js";
 
 const User = z.object({ accountId: optStr, name: optStr, key: optStr, displayName: optStr, accountType: optStr });
 const Issue = z.object({
@@ -25,8 +25,22 @@ function actorOf(u: z.output<typeof User> | null | undefined): EventActor | stri
   return { login, id: u.accountId, name: u.displayName, is_bot: u.accountType === "app", permission: null };
 }
 
-function issueParts(issue: z.output<typeof Issue>) {
-  const host = hostOf(issue.self);
+/**
+ * The site's base URL from a REST `self` link: Server/Data Center sites may run on http, on a port
+ * and under a context path (http://jira.example.com:8080/jira/rest/api/2/issue/1 → …:8080/jira).
+ */
+function siteBase(self: string | null | undefined): string | null {
+  if (!self || !hostOf(self)) return null;
+  const url = new URL(self);
+  const rest = url.pathname.indexOf("/rest/");
+  return `${url.origin}${rest > 0 ? url.pathname.slice(0, rest) : ""}`;
+}
+
+/** `fallbackSelf`: another REST link of the same delivery (the comment's) when the issue has none. */
+function issueParts(issue: z.output<typeof Issue>, fallbackSelf?: string | null) {
+  const self = issue.self ?? fallbackSelf;
+  const host = hostOf(self);
+  const base = siteBase(self);
   const projectKey = issue.fields?.project?.key ?? issue.key.split("-")[0] ?? issue.key;
   return {
     tracker: { host: host ?? "unknown", project_key: projectKey },
@@ -34,7 +48,7 @@ function issueParts(issue: z.output<typeof Issue>) {
       type: "jira_issue",
       key: issue.key,
       title: issue.fields?.summary ?? null,
-      url: host ? `https://${host}/browse/${issue.key}` : null,
+      url: base ? `${base}/browse/${issue.key}` : null,
       state: issue.fields?.status?.name ?? null,
       labels: issue.fields?.labels ?? [],
     }),
@@ -64,11 +78,14 @@ const table: Record<string, Rule> = {
       user: User.nullish(),
       issue: Issue,
       changelog: z
-        .object({ id: z.union([z.string(), z.number()]).transform(String).nullish(), items: z.array(z.object({ field: optStr, fieldId: optStr, fromString: optStr, toString: optStr })) })
+        .object({
+          id: z.union([z.string(), z.number()]).transform(String).nullish(),
+          items: z.array(ownFields(z.object({ field: optStr, fieldId: optStr, fromString: optStr, toString: optStr }))).nullish(),
+        })
         .nullish(),
     }),
     (p): EventDraft | string => {
-      const change = p.changelog?.items.find((i) => i.fieldId === "status" || i.field?.toLowerCase() === "status");
+      const change = p.changelog?.items?.find((i) => i.fieldId === "status" || i.field?.toLowerCase() === "status");
       if (!change) return "Jira issue update changed no status; only status transitions start runs";
       if (!change.toString) return "Jira status change without a target status (changelog toString is empty)";
       const actor = actorOf(p.user);
@@ -94,15 +111,17 @@ const table: Record<string, Rule> = {
     };
   }),
   comment_created: rule(
-    z.object({ comment: z.object({ id: z.union([z.string(), z.number()]).transform(String), self: optStr, author: User.nullish(), body: z.unknown() }), issue: Issue }),
+    // The issue is not guaranteed: Server/Data Center comment payloads vary by version, some carry the comment only.
+    z.object({ comment: z.object({ id: z.union([z.string(), z.number()]).transform(String), self: optStr, author: User.nullish(), body: z.unknown() }), issue: Issue.nullish() }),
     (p) => {
+      if (!p.issue) return "Jira comment event without its issue; cannot tell which issue the comment is on";
       const actor = actorOf(p.comment.author);
       if (typeof actor === "string") return actor;
       return {
         kind: "comment_created",
         vendor_event: "comment_created",
         actor,
-        ...issueParts(p.issue),
+        ...issueParts(p.issue, p.comment.self),
         comment: { id: p.comment.id, url: p.comment.self },
         text: bodyText(p.comment.body),
       };

@@ -97,6 +97,15 @@ export function hostOf(url: string | null | undefined): string | null {
   }
 }
 
+/**
+ * An object schema that reads only the payload's own fields: a vendor field named like an
+ * Object.prototype member (Jira's changelog `toString`) would otherwise read the inherited
+ * function when the payload leaves it out.
+ */
+export function ownFields<S extends z.ZodType>(schema: S) {
+  return z.preprocess((v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.assign(Object.create(null) as object, v) : v), schema);
+}
+
 /** Schemas for the vendor fields rules read: strings that may be missing become null. */
 export const str = z.string();
 export const optStr = z.string().nullish().transform((v) => v ?? null);

@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type RunningApp } from "../helpers/app.js";
 import { fixtures } from "../helpers/fixtures.js";
+import { gitlabSystemHookPush, gitlabTagPush, gitlabUnhandled, jiraComment, jiraServerUser, jiraUnhandled } from "../helpers/vendor-payloads.js";
 
 const gitlab = fixtures("gitlab");
 const jira = fixtures("jira");
@@ -70,6 +71,25 @@ describe("GitLab and Jira webhook edges", () => {
       expect(await res.json()).toEqual({ error: code, message: expect.stringContaining("X-Gitlab-Token") });
     });
 
+    it.each(gitlabUnhandled().map(([event, body], i) => [`${event} #${i}`, event, JSON.stringify(body)] as const))(
+      "answers %s, which it does not act on, 202 ignored with the reason",
+      async (_label, event, body) => {
+        const res = await post("/api/gitlab/webhooks", gitlabHeaders(event, "gl-current"), body);
+        expect(res.status).toBe(202);
+        expect(await res.json()).toMatchObject({ status: "ignored", reason: expect.stringMatching(/^gitlab .{10,}/i) });
+      },
+    );
+
+    it.each([
+      ["Tag Push Hook", gitlabTagPush(), "tag_push"],
+      ["System Hook", gitlabSystemHookPush(), "push"],
+    ])("normalises the documented %s shape and answers 202", async (event, payload, kind) => {
+      const res = await post("/api/gitlab/webhooks", gitlabHeaders(event, "gl-current"), JSON.stringify(payload));
+      expect(res.status).toBe(202);
+      // Normalised: the screen then names the event kind, which starts no runs.
+      expect(await res.json()).toMatchObject({ status: "ignored", reason: `${kind} events do not start runs` });
+    });
+
     it("answers 400 naming X-Gitlab-Event when it is missing", async () => {
       const f = gitlab[0]!;
       const headers = gitlabHeaders("x", "gl-current");
@@ -109,6 +129,22 @@ describe("GitLab and Jira webhook edges", () => {
       expect(res.status).toBe(401);
       const err = await res.json();
       expect(err).toEqual({ error: code, message: expect.stringContaining("JIRA_WEBHOOK_SECRET") });
+    });
+
+    it.each(jiraUnhandled().map((p) => [`${String(p["webhookEvent"])} ${String(p["issue_event_type_name"] ?? "")}`, JSON.stringify(p)] as const))(
+      "answers %s, which it does not act on, 202 ignored with the reason",
+      async (_label, body) => {
+        const res = await post("/api/jira/webhooks", jiraHeaders(body, "jira-current"), body);
+        expect(res.status).toBe(202);
+        expect(await res.json()).toMatchObject({ status: "ignored", reason: expect.stringMatching(/.{20,}/) });
+      },
+    );
+
+    it("answers a Jira Server comment event without its issue 202 ignored, not 400", async () => {
+      const body = JSON.stringify(jiraComment("comment_created", { author: jiraServerUser(), issue: null, base: "https://jira.example.com" }));
+      const res = await post("/api/jira/webhooks?token=jira-current", jiraHeaders(body, undefined), body);
+      expect(res.status).toBe(202);
+      expect(await res.json()).toMatchObject({ status: "ignored", reason: expect.stringContaining("without its issue") });
     });
 
     it("answers 400 when a signed body has no webhookEvent", async () => {
