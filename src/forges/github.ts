@@ -15,8 +15,20 @@ function status(err: unknown): number | undefined {
   return typeof err === "object" && err !== null && "status" in err ? Number((err as { status: unknown }).status) : undefined;
 }
 
-/** How long a looked-up installation id is reused: a reinstall (new id) is picked up within this. */
+/** How long a looked-up installation id is reused; a reinstall (new id) is noticed at the first call that fails for it. */
 const INSTALLATION_TTL_MS = 10 * 60_000;
+
+/**
+ * The installation a client was made for is gone: its token cannot be minted (404 from
+ * `POST /app/installations/{id}/access_tokens`) or was revoked (401 Bad credentials), as after the
+ * App is uninstalled or reinstalled (which gives a new id). Not to be read as "no such file/user".
+ */
+function installationGone(err: unknown): boolean {
+  const s = status(err);
+  if (s === 401) return true;
+  const url = typeof err === "object" && err !== null && "request" in err ? (err as { request?: { url?: unknown } }).request?.url : undefined;
+  return s === 404 && typeof url === "string" && /\/app\/installations\/\d+\/access_tokens$/.test(url);
+}
 
 export function githubIntakePorts(probot: Probot, now: () => number = Date.now): ForgeIntakePorts {
   /** Installation ids of repos known only by name (Jira mappings), so each event does not look them up again. */
@@ -29,53 +41,73 @@ export function githubIntakePorts(probot: Probot, now: () => number = Date.now):
     const known = installations.get(key);
     if (known && known.until > now()) return (await probot.auth(known.id)) as Octokit;
     const app = (await probot.auth()) as Octokit;
-    const { data } = await app.rest.apps.getRepoInstallation(ownerRepo(repo.full_path));
-    installations.set(key, { id: data.id, until: now() + INSTALLATION_TTL_MS });
-    return (await probot.auth(data.id)) as Octokit;
+    let id: number;
+    try {
+      id = (await app.rest.apps.getRepoInstallation(ownerRepo(repo.full_path))).data.id;
+    } catch (err) {
+      if (status(err) === 404) throw new Error(`the GitHub App is not installed on ${repo.full_path}: install it there, or map the Jira project to a repository it is installed on`, { cause: err });
+      throw err;
+    }
+    installations.set(key, { id, until: now() + INSTALLATION_TTL_MS });
+    return (await probot.auth(id)) as Octokit;
+  }
+
+  /**
+   * Runs `fn` with the repo's client. An installation id this adapter looked up (and keeps for a
+   * while) may have gone stale since: that failure drops it and `fn` runs once more with a fresh one.
+   */
+  async function withClient<T>(repo: EventRepo, fn: (octokit: Octokit) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await client(repo));
+    } catch (err) {
+      if (repo.installation_id || !installationGone(err)) throw err;
+      installations.delete(repo.full_path.toLowerCase());
+      return fn(await client(repo));
+    }
   }
 
   return {
-    async readDefaultBranchFile(repo, fullPath, file) {
-      const octokit = await client(repo);
-      try {
-        // No ref: GitHub then reads the repository's default branch, whatever the event's branch is.
-        const { data } = await octokit.rest.repos.getContent({ ...ownerRepo(fullPath), path: file, mediaType: { format: "raw" } });
-        return typeof data === "string" ? data : Buffer.from(data as unknown as ArrayBuffer).toString("utf8");
-      } catch (err) {
-        if (status(err) === 404) return null;
-        throw err;
-      }
-    },
+    readDefaultBranchFile: (repo, fullPath, file) =>
+      withClient(repo, async (octokit) => {
+        try {
+          // No ref: GitHub then reads the repository's default branch, whatever the event's branch is.
+          const { data } = await octokit.rest.repos.getContent({ ...ownerRepo(fullPath), path: file, mediaType: { format: "raw" } });
+          return typeof data === "string" ? data : Buffer.from(data as unknown as ArrayBuffer).toString("utf8");
+        } catch (err) {
+          if (status(err) === 404 && !installationGone(err)) return null;
+          throw err;
+        }
+      }),
 
-    async permission(repo, login): Promise<Permission> {
-      const octokit = await client(repo);
-      try {
-        const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ ...ownerRepo(repo.full_path), username: login });
-        // `permission` folds maintain into write and triage into read; role_name keeps them apart.
-        const role = (data as { role_name?: string }).role_name;
-        if (role === "maintain" || role === "triage") return role;
-        return (["admin", "write", "read"] as const).find((p) => p === data.permission) ?? "none";
-      } catch (err) {
-        if (status(err) === 404) return "none";
-        throw err;
-      }
-    },
+    permission: (repo, login) =>
+      withClient(repo, async (octokit): Promise<Permission> => {
+        try {
+          const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ ...ownerRepo(repo.full_path), username: login });
+          // `permission` folds maintain into write and triage into read; role_name keeps them apart.
+          const role = (data as { role_name?: string }).role_name;
+          if (role === "maintain" || role === "triage") return role;
+          return (["admin", "write", "read"] as const).find((p) => p === data.permission) ?? "none";
+        } catch (err) {
+          if (status(err) === 404 && !installationGone(err)) return "none";
+          throw err;
+        }
+      }),
 
-    async changedFiles(repo, number) {
-      const octokit = await client(repo);
-      const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...ownerRepo(repo.full_path), pull_number: number, per_page: 100 });
-      return files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
-    },
+    changedFiles: (repo, number) =>
+      withClient(repo, async (octokit) => {
+        const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...ownerRepo(repo.full_path), pull_number: number, per_page: 100 });
+        return files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
+      }),
 
-    async postComment(repo, subject, body) {
-      const octokit = await client(repo);
-      if (subject.number !== null) {
-        await octokit.rest.issues.createComment({ ...ownerRepo(repo.full_path), issue_number: subject.number, body });
-      } else if (subject.type === "commit" && subject.head_sha) {
-        await octokit.rest.repos.createCommitComment({ ...ownerRepo(repo.full_path), commit_sha: subject.head_sha, body });
-      } else {
-        throw new Error(`cannot comment on a ${subject.type} without a number or commit`);
-      }
-    },
+    postComment: (repo, subject, body) =>
+      withClient(repo, async (octokit) => {
+        if (subject.number !== null) {
+          await octokit.rest.issues.createComment({ ...ownerRepo(repo.full_path), issue_number: subject.number, body });
+        } else if (subject.type === "commit" && subject.head_sha) {
+          await octokit.rest.repos.createCommitComment({ ...ownerRepo(repo.full_path), commit_sha: subject.head_sha, body });
+        } else {
+          throw new Error(`cannot comment on a ${subject.type} without a number or commit`);
+        }
+      }),
   };
 }

@@ -90,6 +90,55 @@ describe("GitHub intake ports (Probot Octokit)", () => {
     expect(await timed.permission(named, "m", null)).toBe("write");
     expect(lookups.isDone()).toBe(true);
   });
+
+  describe("a repo known only by name whose App was reinstalled (new installation id)", () => {
+    // Each case its own Probot: installation tokens are cached per Probot, by installation id.
+    const fresh = () =>
+      githubIntakePorts(
+        new Probot({ appId: 1, privateKey: appPrivateKey(), secret: "s", Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }), logLevel: "fatal" }),
+      );
+    const named: EventRepo = { ...repo, full_path: "acme/moved", installation_id: null, id: null, default_branch: null };
+    const configPath = /^\/repos\/acme\/moved\/contents\/\.github(%2F|\/)orchestrator\.yml$/;
+
+    it("a revoked token (401) drops the kept id: the next lookup finds the new one and the call succeeds", async () => {
+      const ports = fresh();
+      nock(GH).get("/repos/acme/moved/installation").reply(200, { id: 21 }).get("/repos/acme/moved/installation").reply(200, { id: 22 });
+      nock(GH).post("/app/installations/21/access_tokens").reply(201, { token: "ghs_21", expires_at: "2099-01-01T00:00:00Z" });
+      nock(GH).post("/app/installations/22/access_tokens").reply(201, { token: "ghs_22", expires_at: "2099-01-01T00:00:00Z" });
+      nock(GH).get("/repos/acme/moved/collaborators/m/permission").matchHeader("authorization", "token ghs_21").reply(200, { permission: "write", role_name: "write" });
+      expect(await ports.permission(named, "m", null)).toBe("write");
+      // Uninstalled and installed again: the kept id's token is revoked. The App's auth retries a
+      // 401 on a token younger than 5 s (GitHub's replication delay), so this one is made older.
+      await new Promise((resolve) => setTimeout(resolve, 5_100));
+      nock(GH).get("/repos/acme/moved/collaborators/m/permission").matchHeader("authorization", "token ghs_21").reply(401, { message: "Bad credentials" });
+      nock(GH).get("/repos/acme/moved/collaborators/m/permission").matchHeader("authorization", "token ghs_22").reply(200, { permission: "admin", role_name: "admin" });
+      expect(await ports.permission(named, "m", null)).toBe("admin");
+    });
+
+    it("an installation whose token cannot be minted (404) is not read as a missing config file", async () => {
+      const ports = fresh();
+      nock(GH).get("/repos/acme/moved/installation").reply(200, { id: 31 }).get("/repos/acme/moved/installation").reply(200, { id: 32 });
+      nock(GH).post("/app/installations/31/access_tokens").reply(404, { message: "Not Found" });
+      nock(GH).post("/app/installations/32/access_tokens").reply(201, { token: "ghs_32", expires_at: "2099-01-01T00:00:00Z" });
+      nock(GH).get(configPath).matchHeader("authorization", "token ghs_32").reply(200, "enabled: false\n");
+      expect(await ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).toBe("enabled: false\n");
+    });
+
+    it("retries once: a second failure is the caller's, with GitHub's status", async () => {
+      const ports = fresh();
+      nock(GH).get("/repos/acme/moved/installation").times(2).reply(200, { id: 41 });
+      nock(GH).post("/app/installations/41/access_tokens").times(2).reply(404, { message: "Not Found" });
+      await expect(ports.permission(named, "m", null)).rejects.toMatchObject({ status: 404 });
+    });
+
+    it("says the App is not installed when GitHub finds no installation for the repo", async () => {
+      const ports = fresh();
+      nock(GH).get("/repos/acme/moved/installation").reply(404, { message: "Not Found" });
+      await expect(ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).rejects.toThrow(
+        "the GitHub App is not installed on acme/moved: install it there, or map the Jira project to a repository it is installed on",
+      );
+    });
+  });
 });
 
 describe("GitLab intake ports (REST v4)", () => {
