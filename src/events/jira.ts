@@ -59,17 +59,30 @@ function issueParts(issue: z.output<typeof Issue>, fallbackSelf?: string | null)
 function bodyText(body: unknown): string | null {
   if (body == null) return null;
   if (typeof body === "string") return body;
-  const out: string[] = [];
-  const walk = (node: unknown, depth: number): void => {
-    if (depth > 64 || node === null || typeof node !== "object") return;
-    const n = node as { type?: unknown; text?: unknown; content?: unknown };
-    if (typeof n.text === "string") out.push(n.text);
-    if (n.type === "hardBreak") out.push("\n");
-    if (Array.isArray(n.content)) for (const c of n.content) walk(c, depth + 1);
-    if (n.type === "paragraph" || n.type === "heading" || n.type === "codeBlock") out.push("\n");
-  };
-  walk(body, 0);
-  return out.join("").replace(/\n+$/, "");
+  return adfText(body, 0).replace(/\n+$/, "");
+}
+
+/**
+ * Atlassian Document Format as the Markdown a reader of the comment would see: paragraphs and
+ * hard breaks as lines, code blocks fenced and quotes `>`-prefixed, so what is code or quoted in
+ * Jira stays code or quoted for whatever reads the text (slash commands are ignored there).
+ */
+function adfText(node: unknown, depth: number): string {
+  if (depth > 64 || node === null || typeof node !== "object") return "";
+  const n = node as { type?: unknown; text?: unknown; content?: unknown };
+  if (n.type === "hardBreak") return "\n";
+  const inner = (typeof n.text === "string" ? n.text : "") + (Array.isArray(n.content) ? n.content.map((c) => adfText(c, depth + 1)).join("") : "");
+  switch (n.type) {
+    case "paragraph":
+    case "heading":
+      return `${inner}\n`;
+    case "codeBlock":
+      return `\`\`\`\n${inner.replace(/\n+$/, "")}\n\`\`\`\n`;
+    case "blockquote":
+      return `${inner.replace(/\n+$/, "").split("\n").map((line) => `> ${line}`).join("\n")}\n`;
+    default:
+      return inner;
+  }
 }
 
 const table: Record<string, Rule> = {

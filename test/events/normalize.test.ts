@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { githubEventNames } from "../../src/events/github.js";
 import { normalize, sha256Hex } from "../../src/events/index.js";
 import { Event, eventSources, type NormalizeResult } from "../../src/events/schema.js";
+import { parseCommands } from "../../src/handlers/commands/parse.js";
 import { fixtures } from "../helpers/fixtures.js";
 
 const require = createRequire(import.meta.url);
@@ -239,6 +240,25 @@ describe("Jira normaliser", () => {
       ],
     };
     expect(normalize("jira", "comment_created", p, meta())).toMatchObject({ status: "event", event: { text: "please\n/orchestrator build" } });
+  });
+
+  it("keeps an ADF comment's code blocks fenced and its quotes quoted, so commands in them are not read", () => {
+    const p = f("comment_created.json");
+    const para = (text: string) => ({ type: "paragraph", content: [{ type: "text", text }] });
+    p.comment.body = {
+      type: "doc",
+      version: 1,
+      content: [
+        { type: "codeBlock", attrs: { language: "shell" }, content: [{ type: "text", text: "/orchestrator build\n/orchestrator cancel" }] },
+        { type: "blockquote", content: [para("/orchestrator run impl_change"), { type: "paragraph", content: [{ type: "text", text: "a" }, { type: "hardBreak" }, { type: "text", text: "/orchestrator retry" }] }] },
+        { type: "paragraph", content: [{ type: "text", text: "/orchestrator plan" }, { type: "hardBreak" }, { type: "text", text: "thanks" }] },
+      ],
+    };
+    const r = normalize("jira", "comment_created", p, meta());
+    expect(r).toMatchObject({ status: "event" });
+    const text = r.status === "event" ? r.event.text! : "";
+    expect(text).toBe("```\n/orchestrator build\n/orchestrator cancel\n```\n> /orchestrator run impl_change\n> a\n> /orchestrator retry\n/orchestrator plan\nthanks");
+    expect(parseCommands(text).map((c) => (c.type === "command" ? c.command.name : c.reason))).toEqual(["plan"]);
   });
 
   it("flags app accounts as bots and reports a payload without an issue key", () => {

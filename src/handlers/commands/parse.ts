@@ -10,6 +10,13 @@ const MAX_COMMANDS = 10;
 const commandLine = new RegExp(`^${COMMAND_PREFIX.replace("/", "\\/")}(?:[ \\t]+(.*))?$`, "i");
 const fence = /^ {0,3}(`{3,}|~{3,})/;
 const jiraBlock = /^\s*\{(code|noformat|quote)(:[^}]*)?\}/i;
+/**
+ * Editors put these where a space was typed: Jira's and mobile keyboards' no-break spaces, and
+ * other Unicode spaces. Read as spaces (`/orchestrator\u00a0plan` is a command); zero-width
+ * characters, invisible, are dropped.
+ */
+const UNICODE_SPACE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g;
+const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/g;
 
 /**
  * The lines of `text` that are not quoted, not code and not hidden (Markdown and Jira wiki
@@ -22,7 +29,7 @@ function plainLines(text: string): string[] {
   let jira: string | null = null;
   let inComment = false;
   for (const raw of text.split(/\r?\n|\r/)) {
-    let line = raw.replace(/\s+$/, "");
+    let line = raw.replace(UNICODE_SPACE, " ").replace(ZERO_WIDTH, "").replace(/\s+$/, "");
     if (inComment) {
       const end = line.indexOf("-->");
       if (end < 0) continue;

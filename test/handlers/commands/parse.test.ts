@@ -38,6 +38,10 @@ describe("slash command parser", () => {
     ["{noformat}/orchestrator build{noformat}\n/orchestrator plan", [{ name: "plan", access: "write" }]],
     ["{quote}\n/orchestrator build\n{quote}", []],
     ["bq. /orchestrator build", []],
+    // Spaces as editors type them: no-break and other Unicode spaces, zero-width characters.
+    ["/orchestrator\u00a0plan", [{ name: "plan", access: "write" }]],
+    ["\ufeff/orchestrator reject\u2009plan\u00a0too broad\u00a0", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }]],
+    ["/orchestrator\u200b build", [{ name: "build", access: "write" }]],
     // Hidden: an HTML comment renders as nothing on GitHub and GitLab.
     ["<!--\n/orchestrator run impl_change\n-->", []],
     ["<!-- template notes\r\n/orchestrator build -->\r\n/orchestrator plan", [{ name: "plan", access: "write" }]],
