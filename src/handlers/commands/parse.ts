@@ -17,10 +17,12 @@ const jiraBlock = /^\s*\{(code|noformat|quote)(:[^}]*)?\}/i;
  */
 const UNICODE_SPACE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g;
 const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/g;
+/** GitLab's multi-line quote: the lines between two `>>>` lines are quoted, without `>` of their own. */
+const multiQuoteFence = /^ {0,3}>>>$/;
 
 /**
- * The lines of `text` that are not quoted, not code and not hidden (Markdown and Jira wiki
- * markup). HTML comments are hidden: GitHub and GitLab render `<!-- … -->` as nothing, so a
+ * The lines of `text` that are not quoted, not code and not hidden (Markdown, GitLab's `>>>`
+ * quotes and Jira wiki markup). HTML comments are hidden: GitHub and GitLab render `<!-- … -->` as nothing, so a
  * command inside one (an issue or PR template's, say) is one nobody reading the thread can see.
  */
 function plainLines(text: string): string[] {
@@ -28,6 +30,7 @@ function plainLines(text: string): string[] {
   let openFence: string | null = null;
   let jira: string | null = null;
   let inComment = false;
+  let multiQuote = false;
   for (const raw of text.split(/\r?\n|\r/)) {
     let line = raw.replace(UNICODE_SPACE, " ").replace(ZERO_WIDTH, "").replace(/\s+$/, "");
     if (inComment) {
@@ -43,6 +46,10 @@ function plainLines(text: string): string[] {
     }
     if (jira) {
       if (new RegExp(`\\{${jira}\\}\\s*$`, "i").test(line)) jira = null;
+      continue;
+    }
+    if (multiQuote) {
+      if (multiQuoteFence.test(line)) multiQuote = false;
       continue;
     }
     const f = fence.exec(line);
@@ -62,6 +69,10 @@ function plainLines(text: string): string[] {
     if (open >= 0) {
       inComment = true;
       line = line.slice(0, open).replace(/\s+$/, "");
+    }
+    if (multiQuoteFence.test(line)) {
+      multiQuote = true;
+      continue;
     }
     if (/^ {0,3}>/.test(line) || /^bq\.\s/i.test(line)) continue; // quoted
     if (/^( {4}|\t)/.test(line)) continue; // indented code

@@ -38,6 +38,7 @@ describe("slash command parser", () => {
     ["{noformat}/orchestrator build{noformat}\n/orchestrator plan", [{ name: "plan", access: "write" }]],
     ["{quote}\n/orchestrator build\n{quote}", []],
     ["bq. /orchestrator build", []],
+    [">>>\n/orchestrator build\n/orchestrator cancel\n>>>\n/orchestrator plan", [{ name: "plan", access: "write" }]],
     // Spaces as editors type them: no-break and other Unicode spaces, zero-width characters.
     ["/orchestrator\u00a0plan", [{ name: "plan", access: "write" }]],
     ["\ufeff/orchestrator reject\u2009plan\u00a0too broad\u00a0", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }]],
