@@ -77,8 +77,11 @@ export function decide(input: TriggerInput): Decision[] {
   const out: Decision[] = [];
   const labels = event.kind === "issue_labeled" || event.kind === "pr_labeled" ? (event.label ? [event.label] : []) : event.subject.labels;
   for (const label of labels) {
-    const runType = Object.hasOwn(config.triggers.labels, label) ? config.triggers.labels[label] : undefined;
-    if (runType) out.push(...forkGate(input, run(input, runType, `label:${label}`, [`label:${label}`, event.subject.head_sha ?? ""], null), true));
+    // Forges treat label names without regard to case (GitHub refuses both "Bug" and "bug"): so does the config.
+    const configured = Object.keys(config.triggers.labels).find((l) => l.toLowerCase() === label.toLowerCase());
+    if (configured === undefined) continue;
+    const runType = config.triggers.labels[configured]!;
+    out.push(...forkGate(input, run(input, runType, `label:${configured}`, [`label:${configured}`, event.subject.head_sha ?? ""], null), true));
   }
   if (prUpdates.has(event.kind) && input.changedFiles && config.triggers.spec_paths.length > 0) {
     const hit = input.changedFiles.find((f) => config.triggers.spec_paths.some((g) => path.matchesGlob(f, g)));

@@ -70,6 +70,7 @@ describe("triggers", () => {
     ["a trigger label on an issue", () => labeled("orchestrator:impl"), {}, ["run impl_change label:orchestrator:impl none"]],
     ["a custom trigger label on a PR", () => labeled("agent:spec", "pull_request"), { triggers: { labels: { "agent:spec": "spec_change" } } }, ["run spec_change label:agent:spec none"]],
     ["another label", () => labeled("bug"), {}, ['ignored: label "bug" is not a trigger in the repo config (triggers.labels)']],
+    ["a trigger label in another case (forges ignore case in label names)", () => labeled("Orchestrator:Impl"), {}, ["run impl_change label:orchestrator:impl none"]],
     ["a Jira transition into a mapped status", () => jira("Ready for Agent"), {}, ["run impl_change jira:Ready for Agent none"]],
     ["a Jira transition mapped by the repo config, any case", () => jira("spec ready"), { triggers: { jira_transitions: { "Spec Ready": "spec_change" } } }, ["run spec_change jira:Spec Ready none"]],
     ["a Jira transition into an unmapped status", () => jira("In Progress"), {}, ['ignored: Jira status "In Progress" is not mapped to a run type (JIRA_TRANSITIONS, triggers.jira_transitions)']],
