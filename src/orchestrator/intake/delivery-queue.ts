@@ -1,5 +1,6 @@
 // Durable delivery log and work queue in SQLite: dedupe by (source, delivery id), group commit, leased claims, retries.
-import { open, type FileHandle } from "node:fs/promises";
+import { closeSync, fdatasync, openSync } from "node:fs";
+import { promisify } from "node:util";
 import { Event } from "../../events/schema.js";
 import { inTransaction, walCheckpointer, type DatabaseSync } from "../../store/sqlite.js";
 import type { WalCheckpointer } from "../../store/wal-checkpointer.js";
@@ -31,6 +32,8 @@ export interface QueueOptions {
   readonly leaseMs: number;
   /** First retry delay; doubles per attempt. */
   readonly backoffMs: number;
+  /** Flushes the WAL's descriptor (default: fdatasync on the thread pool); tests hold it to watch commits group. */
+  readonly datasync?: (fd: number) => Promise<void>;
 }
 
 export interface DeliveryRow {
@@ -51,6 +54,8 @@ interface PendingWrite {
   readonly queues: boolean;
 }
 
+const datasync = promisify(fdatasync);
+
 export class DeliveryQueue {
   private pending: PendingWrite[] = [];
   private readonly listeners: (() => void)[] = [];
@@ -62,7 +67,8 @@ export class DeliveryQueue {
   private readonly dueStmt;
   /** The WAL file to fsync after each commit, when the store runs with synchronous=FULL on a file. */
   private readonly walFile: string | undefined;
-  private wal: Promise<FileHandle> | undefined;
+  /** Opened with the queue, so the handle outlives the file: closing the database deletes the WAL while a commit's fsync may still be on its way. */
+  private walFd: number | undefined;
   /** The fdatasync in progress, if any. */
   private syncing: Promise<void> | undefined;
   /** Checkpoints off the event loop, so no commit of ours pays for one (or stalls for one). */
@@ -101,6 +107,8 @@ export class DeliveryQueue {
     const journal = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
     // 2 = FULL, 3 = EXTRA; NORMAL (1) promises only crash safety, so it needs no fsync of ours either.
     this.walFile = file && journal === "wal" && synchronous >= 2 ? `${file}-wal` : undefined;
+    // The WAL exists from the table creation above on, for as long as the connection is open.
+    if (this.walFile) this.walFd = openSync(this.walFile, "r");
     // The connection's checkpointer (shared by every adapter's commits); the intake closes first
     // at shutdown, and closing it hands checkpoints back to SQLite for the rest.
     this.checkpointer = walCheckpointer(db);
@@ -238,9 +246,8 @@ export class DeliveryQueue {
   }
 
   private async fdatasync(): Promise<void> {
-    // One handle for the connection's life: fdatasync on any descriptor of the file flushes it.
-    this.wal ??= open(this.walFile!, "r");
-    await (await this.wal).datasync();
+    // fdatasync on any descriptor of the file flushes it; on the thread pool, off the event loop.
+    await (this.opts.datasync ?? datasync)(this.walFd!);
   }
 
   /** Stops the checkpointer and releases the WAL handle; the database connection itself belongs to whoever opened it. */
@@ -248,9 +255,9 @@ export class DeliveryQueue {
     // Let the fsync in progress answer its batch, and the writes after it get their commit.
     while (this.syncing) await this.syncing.catch(() => undefined);
     await this.checkpointer?.close();
-    const wal = this.wal;
-    this.wal = undefined;
-    await (await wal)?.close();
+    const fd = this.walFd;
+    this.walFd = undefined;
+    if (fd !== undefined) closeSync(fd);
   }
 
   /** Claims up to `limit` due deliveries for `worker`, each leased for `leaseMs`. */

@@ -79,16 +79,22 @@ describe("delivery queue", () => {
   });
 
   it("makes no commit while an fsync runs: everything that arrives meanwhile shares the next one", async () => {
-    const q = new DeliveryQueue(db);
+    // Each fdatasync waits until the test lets it finish.
+    const held: (() => void)[] = [];
+    const q = new DeliveryQueue(db, { maxAttempts: 5, leaseMs: 60_000, backoffMs: 100, datasync: () => new Promise<void>((r) => held.push(r)) });
     const begins = countBegins(db);
     const first = q.record(record("first"));
-    // The first commit runs in the next turn, then its fdatasync on the thread pool.
+    // The first commit runs in the next turn, then its fdatasync.
     await new Promise((r) => setImmediate(r));
-    expect(begins()).toBe(1);
+    expect([begins(), held.length]).toEqual([1, 1]);
     const later = Array.from({ length: 5 }, (_, i) => q.record(record(`later${i}`)));
     await new Promise((r) => setImmediate(r));
     expect(begins()).toBe(1);
+    held.shift()!();
     expect(await first).toBe("queued");
+    // The first fsync's end made the next commit, for all five, with one fsync of its own.
+    expect([begins(), held.length]).toEqual([2, 1]);
+    held.shift()!();
     expect(await Promise.all(later)).toEqual(Array(5).fill("queued"));
     expect(begins()).toBe(2);
   });
