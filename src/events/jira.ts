@@ -63,26 +63,64 @@ function bodyText(body: unknown): string | null {
 }
 
 /**
- * Atlassian Document Format as the Markdown a reader of the comment would see: paragraphs and
- * hard breaks as lines, code blocks fenced and quotes `>`-prefixed, so what is code or quoted in
- * Jira stays code or quoted for whatever reads the text (slash commands are ignored there).
+ * Atlassian Document Format as the Markdown a reader of the comment would see: blocks as lines,
+ * code blocks fenced and inline code in backticks (each longer than any run of backticks it
+ * holds), quotes `>`-prefixed, mentions, emoji, links and statuses as their text. So what is code
+ * or quoted in Jira stays code or quoted for whatever reads the text (slash commands are not
+ * read there).
  */
 function adfText(node: unknown, depth: number): string {
   if (depth > 64 || node === null || typeof node !== "object") return "";
-  const n = node as { type?: unknown; text?: unknown; content?: unknown };
-  if (n.type === "hardBreak") return "\n";
-  const inner = (typeof n.text === "string" ? n.text : "") + (Array.isArray(n.content) ? n.content.map((c) => adfText(c, depth + 1)).join("") : "");
+  const n = node as { type?: unknown; text?: unknown; content?: unknown; attrs?: Record<string, unknown> | null; marks?: unknown };
+  const attr = (k: string) => (typeof n.attrs?.[k] === "string" ? (n.attrs[k] as string) : "");
   switch (n.type) {
-    case "paragraph":
-    case "heading":
-      return `${inner}\n`;
-    case "codeBlock":
-      return `\`\`\`\n${inner.replace(/\n+$/, "")}\n\`\`\`\n`;
+    case "hardBreak":
+      return "\n";
+    case "text": {
+      const text = typeof n.text === "string" ? n.text : "";
+      const code = Array.isArray(n.marks) && n.marks.some((m) => (m as { type?: unknown } | null)?.type === "code");
+      if (!code) return text;
+      const ticks = "`".repeat(longestRun(text, "`") + 1);
+      return `${ticks}${text.startsWith("`") || text.endsWith("`") ? ` ${text} ` : text}${ticks}`;
+    }
+    case "mention":
+    case "status":
+      return attr("text");
+    case "emoji":
+      return attr("text") || attr("shortName");
+    case "inlineCard":
+    case "blockCard":
+    case "embedCard":
+      return attr("url");
+  }
+  const inner = Array.isArray(n.content) ? n.content.map((c) => adfText(c, depth + 1)).join("") : "";
+  switch (n.type) {
+    case "codeBlock": {
+      const body = inner.replace(/\n+$/, "");
+      const fence = "`".repeat(Math.max(3, longestRun(body, "`") + 1));
+      return `${fence}\n${body}\n${fence}\n`;
+    }
     case "blockquote":
       return `${inner.replace(/\n+$/, "").split("\n").map((line) => `> ${line}`).join("\n")}\n`;
+    case "paragraph":
+    case "heading":
+    case "taskItem":
+    case "decisionItem":
+    case "rule":
+      return inner.endsWith("\n") ? inner : `${inner}\n`;
     default:
       return inner;
   }
+}
+
+function longestRun(text: string, char: string): number {
+  let longest = 0;
+  let run = 0;
+  for (const c of text) {
+    run = c === char ? run + 1 : 0;
+    if (run > longest) longest = run;
+  }
+  return longest;
 }
 
 const table: Record<string, Rule> = {

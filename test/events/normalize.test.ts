@@ -258,7 +258,43 @@ describe("Jira normaliser", () => {
     expect(r).toMatchObject({ status: "event" });
     const text = r.status === "event" ? r.event.text! : "";
     expect(text).toBe("```\n/orchestrator build\n/orchestrator cancel\n```\n> /orchestrator run impl_change\n> a\n> /orchestrator retry\n/orchestrator plan\nthanks");
-    expect(parseCommands(text).map((c) => (c.type === "command" ? c.command.name : c.reason))).toEqual(["plan"]);
+    expect(parseCommands(text, "jira").map((c) => (c.type === "command" ? c.command.name : c.reason))).toEqual(["plan"]);
+  });
+
+  it("renders ADF code that holds backticks, inline code, mentions, emoji, links, statuses and task lists as readers see them", () => {
+    const p = f("comment_created.json");
+    const t = (text: string, marks?: object[]) => ({ type: "text", text, ...(marks ? { marks } : {}) });
+    p.comment.body = {
+      type: "doc",
+      version: 1,
+      content: [
+        { type: "codeBlock", content: [t("```\n/orchestrator build\n```")] },
+        { type: "paragraph", content: [t("/orchestrator cancel", [{ type: "code" }])] },
+        {
+          type: "paragraph",
+          content: [
+            t("/orchestrator reject plan ask "),
+            { type: "mention", attrs: { id: "5b10a2844c20165700ede21g", text: "@Bob" } },
+            t(" first "),
+            { type: "emoji", attrs: { shortName: ":smile:", text: "😄" } },
+            t(" see "),
+            { type: "inlineCard", attrs: { url: "https://example.atlassian.net/browse/OPS-1" } },
+            t(" "),
+            { type: "status", attrs: { text: "BLOCKED", color: "red" } },
+          ],
+        },
+        { type: "taskList", content: [{ type: "taskItem", attrs: { state: "TODO" }, content: [t("check logs")] }, { type: "taskItem", attrs: { state: "DONE" }, content: [t("/orchestrator plan")] }] },
+      ],
+    };
+    const r = normalize("jira", "comment_created", p, meta());
+    const text = r.status === "event" ? r.event.text! : "";
+    expect(text).toBe(
+      "````\n```\n/orchestrator build\n```\n````\n`/orchestrator cancel`\n/orchestrator reject plan ask @Bob first 😄 see https://example.atlassian.net/browse/OPS-1 BLOCKED\ncheck logs\n/orchestrator plan",
+    );
+    expect(parseCommands(text, "jira").map((c) => (c.type === "command" ? c.command : c.reason))).toEqual([
+      { name: "reject", access: "write", item: "plan", reason: "ask @Bob first 😄 see https://example.atlassian.net/browse/OPS-1 BLOCKED" },
+      { name: "plan", access: "write" },
+    ]);
   });
 
   it("flags app accounts as bots and reports a payload without an issue key", () => {

@@ -62,7 +62,7 @@ function skipReason(own: ReadonlySet<string>, event: Event, commands: () => read
 
 /** The slash commands of a comment; none for any other event. */
 function commentCommands(event: Event, readCommands: CommandReader): CommandLine[] {
-  return event.kind === "comment_created" && event.text ? readCommands(event.text) : [];
+  return event.kind === "comment_created" && event.text ? readCommands(event.text, event.source) : [];
 }
 
 export function eventProcessor(deps: ProcessorDeps): EventProcessor {

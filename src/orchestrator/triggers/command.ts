@@ -1,4 +1,5 @@
 // What a slash command means to the orchestrator, independent of how a comment was parsed.
+import type { EventSource } from "../../events/schema.js";
 import type { RunType } from "../run-request.js";
 
 export const checklistItems = ["spec", "plan", "risk", "release"] as const;
@@ -20,5 +21,5 @@ export type CommandLine =
   | { readonly type: "command"; readonly line: string; readonly command: SlashCommand }
   | { readonly type: "reply"; readonly line: string; readonly reason: string; readonly body: string };
 
-/** Reads the slash commands in a comment; never throws. */
-export type CommandReader = (text: string) => CommandLine[];
+/** Reads the slash commands in a comment written on `source` (GitHub, GitLab or Jira markup); never throws. */
+export type CommandReader = (text: string, source: EventSource) => CommandLine[];

@@ -3,8 +3,11 @@ import { describe, expect, it } from "vitest";
 import { helpMarkdown } from "../../../src/handlers/commands/help.js";
 import { parseCommands } from "../../../src/handlers/commands/parse.js";
 import { commandTable } from "../../../src/handlers/commands/table.js";
+import type { EventSource } from "../../../src/events/schema.js";
 
-const commands = (text: string) => parseCommands(text).map((c) => (c.type === "command" ? c.command : { reply: c.reason }));
+const commands = (text: string, source: EventSource = "github") => parseCommands(text, source).map((c) => (c.type === "command" ? c.command : { reply: c.reason }));
+const plan = { name: "plan", access: "write" };
+const build = { name: "build", access: "write" };
 
 describe("slash command parser", () => {
   it.each([
@@ -34,11 +37,6 @@ describe("slash command parser", () => {
     ["    /orchestrator build", []],
     ["\t/orchestrator build", []],
     ["/orchestrators build", []],
-    ["{code}\n/orchestrator build\n{code}", []],
-    ["{noformat}/orchestrator build{noformat}\n/orchestrator plan", [{ name: "plan", access: "write" }]],
-    ["{quote}\n/orchestrator build\n{quote}", []],
-    ["bq. /orchestrator build", []],
-    [">>>\n/orchestrator build\n/orchestrator cancel\n>>>\n/orchestrator plan", [{ name: "plan", access: "write" }]],
     // Spaces as editors type them: no-break and other Unicode spaces, zero-width characters.
     ["/orchestrator\u00a0plan", [{ name: "plan", access: "write" }]],
     ["\ufeff/orchestrator reject\u2009plan\u00a0too broad\u00a0", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }]],
@@ -53,15 +51,48 @@ describe("slash command parser", () => {
     expect(commands(text)).toEqual(expected);
   });
 
+  // Each source's own markup: what its readers see as code, quoted or hidden, and what they see as text.
+  it.each<[EventSource, string, object[]]>([
+    ["jira", "{code}\n/orchestrator build\n{code}", []],
+    ["jira", "{code:bash}\n/orchestrator build\n{code} /orchestrator cancel\n/orchestrator plan", [plan]],
+    ["jira", "{noformat}/orchestrator build{noformat}\n/orchestrator plan", [plan]],
+    ["jira", "{quote}\n/orchestrator build\n{quote}", []],
+    ["jira", "bq. /orchestrator build", []],
+    ["jira", "Notes <!-- draft\n/orchestrator plan", [plan]],
+    ["jira", "<!--\n/orchestrator plan\n-->", [plan]],
+    ["github", "{code}\n/orchestrator build\n{code}", [build]],
+    ["gitlab", ">>>\n/orchestrator build\n/orchestrator cancel\n>>>\n/orchestrator plan", [plan]],
+    ["gitlab", ">>>\n/orchestrator build\n\u00a0>>>\n/orchestrator cancel\n>>>\n/orchestrator plan", [plan]],
+    ["github", ">>>\n\n/orchestrator plan\n>>>", [plan]],
+    // Structure is read on the raw characters: an invisible character makes a fence or a comment end not one.
+    ["github", "<!--\n-\u200b->\n/orchestrator build", []],
+    ["github", "```\n\u200b```\n/orchestrator build\n```", []],
+    ["github", "```\n\u00a0```\n/orchestrator build\n```", []],
+    // A comment opener only where Markdown reads one.
+    ["github", "{code}x{code} <!--\n/orchestrator build\n-->", []],
+    ["github", "Wrap notes in `<!--` like this.\n/orchestrator plan", [plan]],
+    ["github", "> <!--\n\n/orchestrator plan", [plan]],
+    ["github", "    <!--\n/orchestrator plan", [plan]],
+    ["github", "<!-->\n/orchestrator plan", [plan]],
+    ["github", "<!--->\n/orchestrator plan", [plan]],
+    ["github", "text <!--\n\n/orchestrator build", [build]],
+    ["gitlab", "<!-- hidden -->\n/orchestrator plan", [plan]],
+    // Markdown's lazy continuation: a line right after quoted text is still in the quote.
+    ["github", "> what about the tests?\n/orchestrator build\n\n/orchestrator plan", [plan]],
+    ["jira", "> what about the tests?\n/orchestrator plan", [plan]],
+  ])("%s: %j", (source, text, expected) => {
+    expect(commands(text, source)).toEqual(expected);
+  });
+
   it("answers an unknown verb with a suggestion and the help", () => {
-    const [r] = parseCommands("/orchestrator biuld");
+    const [r] = parseCommands("/orchestrator biuld", "github");
     expect(r).toMatchObject({ type: "reply", reason: 'unknown command "biuld"' });
     expect(r?.type === "reply" && r.body).toContain("Did you mean `/orchestrator build`?");
     expect(r?.type === "reply" && r.body).toContain(helpMarkdown());
   });
 
   it("does not suggest when nothing is close", () => {
-    const [r] = parseCommands("/orchestrator xyzzyplugh");
+    const [r] = parseCommands("/orchestrator xyzzyplugh", "github");
     expect(r?.type === "reply" && r.body).not.toContain("Did you mean");
   });
 
@@ -72,7 +103,7 @@ describe("slash command parser", () => {
     ["/orchestrator approve everything", 'got "everything"'],
     ["/orchestrator build now", "takes no arguments"],
   ])("answers %j with what is wrong and the usage", (text, why) => {
-    const [r] = parseCommands(text);
+    const [r] = parseCommands(text, "github");
     expect(r).toMatchObject({ type: "reply" });
     expect(r?.type === "reply" && r.reason).toContain(why);
     expect(r?.type === "reply" && r.body).toContain("Usage:");
@@ -83,7 +114,7 @@ describe("slash command parser", () => {
   });
 
   it("reads at most ten commands from one comment", () => {
-    expect(parseCommands("/orchestrator status\n".repeat(50))).toHaveLength(10);
+    expect(parseCommands("/orchestrator status\n".repeat(50), "github")).toHaveLength(10);
   });
 
   it("has help generated from the table: every command with usage, who, examples", () => {
@@ -103,11 +134,11 @@ describe("slash command parser", () => {
     );
     fc.assert(
       fc.property(fc.array(line, { maxLength: 20 }), fc.constantFrom("\n", "\r\n", "\r"), (lines, nl) => {
-        const out = parseCommands(lines.join(nl));
+        const out = parseCommands(lines.join(nl), "github");
         expect(out.length).toBeLessThanOrEqual(10);
       }),
       { numRuns: 3000 },
     );
-    fc.assert(fc.property(fc.string({ unit: "binary" }), (s) => void parseCommands(s)), { numRuns: 2000 });
+    fc.assert(fc.property(fc.string({ unit: "binary" }), fc.constantFrom<EventSource>("github", "gitlab", "jira"), (s, source) => void parseCommands(s, source)), { numRuns: 3000 });
   });
 });
