@@ -77,8 +77,7 @@ export function decide(input: TriggerInput): Decision[] {
   const out: Decision[] = [];
   const labels = event.kind === "issue_labeled" || event.kind === "pr_labeled" ? (event.label ? [event.label] : []) : event.subject.labels;
   for (const label of labels) {
-    // Forges treat label names without regard to case (GitHub refuses both "Bug" and "bug"): so does the config.
-    const configured = Object.keys(config.triggers.labels).find((l) => l.toLowerCase() === label.toLowerCase());
+    const configured = configuredLabel(Object.keys(config.triggers.labels), label, input.repo.forge);
     if (configured === undefined) continue;
     const runType = config.triggers.labels[configured]!;
     out.push(...forkGate(input, run(input, runType, `label:${configured}`, [`label:${configured}`, event.subject.head_sha ?? ""], null), true));
@@ -92,6 +91,17 @@ export function decide(input: TriggerInput): Decision[] {
     return [{ type: "ignored", reason: `label "${event.label ?? ""}" is not a trigger in the repo config (triggers.labels)` }];
   }
   return [{ type: "ignored", reason: `${event.kind}: no configured label and no spec path (triggers.spec_paths) matched` }];
+}
+
+/**
+ * The config's name for `label`: the same name, or on GitHub, which treats label names without
+ * regard to case (a repo cannot have both "Bug" and "bug"), the same name in another case.
+ * GitLab label names are case-sensitive, so there only the same name matches.
+ */
+function configuredLabel(configured: readonly string[], label: string, forge: EventRepo["forge"]): string | undefined {
+  if (configured.includes(label)) return label;
+  if (forge !== "github") return undefined;
+  return configured.find((l) => l.toLowerCase() === label.toLowerCase());
 }
 
 /**

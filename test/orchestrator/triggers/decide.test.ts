@@ -35,7 +35,7 @@ function run(event: Event, config: Partial<Record<string, unknown>> = {}, change
     repo: event.repo ?? mapped,
     config: RepoConfig.parse(config),
     jiraTransitions: { "Ready for Agent": "impl_change" },
-    commands: event.kind === "comment_created" && event.text ? parseCommands(event.text) : [],
+    commands: event.kind === "comment_created" && event.text ? parseCommands(event.text, event.source) : [],
     changedFiles,
   });
 }
@@ -70,7 +70,19 @@ describe("triggers", () => {
     ["a trigger label on an issue", () => labeled("orchestrator:impl"), {}, ["run impl_change label:orchestrator:impl none"]],
     ["a custom trigger label on a PR", () => labeled("agent:spec", "pull_request"), { triggers: { labels: { "agent:spec": "spec_change" } } }, ["run spec_change label:agent:spec none"]],
     ["another label", () => labeled("bug"), {}, ['ignored: label "bug" is not a trigger in the repo config (triggers.labels)']],
-    ["a trigger label in another case (forges ignore case in label names)", () => labeled("Orchestrator:Impl"), {}, ["run impl_change label:orchestrator:impl none"]],
+    ["a trigger label in another case on GitHub (which ignores case in label names)", () => labeled("Orchestrator:Impl"), {}, ["run impl_change label:orchestrator:impl none"]],
+    [
+      "the label's own spelling first, when the config has it in two cases",
+      () => labeled("Orchestrator:Impl"),
+      { triggers: { labels: { "orchestrator:impl": "impl_change", "Orchestrator:Impl": "spec_change" } } },
+      ["run spec_change label:Orchestrator:Impl none"],
+    ],
+    [
+      "a trigger label in another case on GitLab (whose label names are case-sensitive)",
+      () => ({ ...labeled("Orchestrator:Impl"), source: "gitlab", repo: { ...labeled("x").repo!, forge: "gitlab", installation_id: null } }) as Event,
+      {},
+      ['ignored: label "Orchestrator:Impl" is not a trigger in the repo config (triggers.labels)'],
+    ],
     ["a Jira transition into a mapped status", () => jira("Ready for Agent"), {}, ["run impl_change jira:Ready for Agent none"]],
     ["a Jira transition mapped by the repo config, any case", () => jira("spec ready"), { triggers: { jira_transitions: { "Spec Ready": "spec_change" } } }, ["run spec_change jira:Spec Ready none"]],
     ["a Jira transition into an unmapped status", () => jira("In Progress"), {}, ['ignored: Jira status "In Progress" is not mapped to a run type (JIRA_TRANSITIONS, triggers.jira_transitions)']],
