@@ -282,9 +282,11 @@ const pushHook = rule(pushPayload, (p) => {
   const pushKind = p.object_kind ?? p.event_name ?? "push";
   const isTag = pushKind === "tag_push" || p.ref.startsWith("refs/tags/");
   const name = p.ref.replace(/^refs\/(heads|tags)\//, "");
-  // Without a username the display name stands in; permission checks go by user_id.
-  const login = p.user_username ?? p.user_name;
-  if (!login) return "GitLab push names no user (user_username or user_name); cannot tell who pushed";
+  // Without a username the login is `id:<user_id>`: a display name is neither unique nor safe to
+  // compare with bot names (anyone may call themselves "orchestrator-bot"), and no GitLab username
+  // contains ":", so it matches none. Permission checks go by user_id.
+  const login = p.user_username ?? (p.user_id ? `id:${p.user_id}` : null);
+  if (!login) return "GitLab push names no user (user_username or user_id); cannot tell who pushed";
   return {
     kind: isTag ? "tag_push" : "push",
     vendor_event: pushKind,

@@ -143,7 +143,11 @@ describe("GitLab pushes and system hooks", () => {
   it("reads the documented tag push, which names the user by id and display name only", () => {
     const e = eventOf(gitlab("Tag Push Hook", gitlabTagPush()));
     expect(e).toMatchObject({ kind: "tag_push", vendor_event: "tag_push", subject: { type: "tag", head_ref: "v1.4.0", head_sha: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7" } });
-    expect(e.actor).toEqual({ login: "Jane Smith", id: "7", name: "Jane Smith", is_bot: false, permission: null });
+    // Not the display name as login: it is not unique, and anyone may take a bot's name as theirs.
+    expect(e.actor).toEqual({ login: "id:7", id: "7", name: "Jane Smith", is_bot: false, permission: null });
+    const spoof = { ...gitlabTagPush(), user_name: "orchestrator-bot" };
+    expect(eventOf(gitlab("Tag Push Hook", spoof)).actor.login).toBe("id:7");
+    expect(gitlab("Tag Push Hook", { ...gitlabTagPush(), user_id: null })).toEqual({ status: "ignored", reason: expect.stringContaining("cannot tell who pushed") });
   });
 
   it("reads a system hook push, named by event_name, with the project id from project_id", () => {
