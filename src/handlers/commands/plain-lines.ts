@@ -72,13 +72,15 @@ export function plainLines(text: string, source: EventSource): string[] {
       if (multiQuoteFence.test(line)) multiQuote = false;
       continue;
     }
-    if (lazyQuote && !blank) continue;
-    lazyQuote = false;
     const f = fence.exec(line);
     if (f) {
+      // A fence ends a quote's paragraph: it opens a code block even right after quoted text.
+      lazyQuote = false;
       openFence = f[1]!;
       continue;
     }
+    if (lazyQuote && !blank && !(d.htmlComments && htmlBlockStart.test(line))) continue;
+    lazyQuote = false;
     if (d.wikiBlocks) {
       const opened = openWikiBlocks(line);
       if (opened.block) wiki = opened.block;

@@ -80,6 +80,8 @@ describe("slash command parser", () => {
     // Markdown's lazy continuation: a line right after quoted text is still in the quote.
     ["github", "> what about the tests?\n/orchestrator build\n\n/orchestrator plan", [plan]],
     ["jira", "> what about the tests?\n/orchestrator plan", [plan]],
+    ["github", "> a quote\n```\n\n/orchestrator build\n```\n/orchestrator plan", [plan]],
+    ["github", "> a quote\n<!--\n\n/orchestrator build\n-->\n/orchestrator plan", [plan]],
   ])("%s: %j", (source, text, expected) => {
     expect(commands(text, source)).toEqual(expected);
   });
