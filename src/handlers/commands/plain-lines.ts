@@ -15,6 +15,7 @@ interface Dialect {
   readonly wikiBlocks: boolean;
 }
 
+// `htmlComments` covers HTML blocks in general: comments and raw-text blocks (`<pre>` and the like).
 const dialects: Record<EventSource, Dialect> = {
   github: { htmlComments: true, lazyQuotes: true, multiLineQuotes: false, wikiBlocks: false },
   gitlab: { htmlComments: true, lazyQuotes: true, multiLineQuotes: true, wikiBlocks: false },
@@ -30,6 +31,9 @@ const indentedCode = /^( {4}|\t)/;
 const wikiBlock = /\{(code|noformat|quote)(:[^}]*)?\}/i;
 const wikiQuoteLine = /^bq\.\s/i;
 const htmlBlockStart = /^ {0,3}<!--/;
+/** CommonMark's raw-text HTML blocks: what is inside shows as preformatted text or not at all, never as a paragraph. */
+const rawBlockStart = /^ {0,3}<(pre|script|style|textarea)(\s|>|$)/i;
+const rawBlockEnd = /<\/(pre|script|style|textarea)>/i;
 /** A whole HTML comment (CommonMark 0.31: `<!-->` and `<!--->` are complete, empty comments). */
 const completeComment = /<!--(?:-?>|[\s\S]*?-->)/g;
 const codeSpan = /(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g;
@@ -42,8 +46,10 @@ export function plainLines(text: string, source: EventSource): string[] {
   let openFence: string | null = null;
   let wiki: string | null = null;
   let multiQuote = false;
-  let htmlBlock = false;
-  let inlineComment = false;
+  /** Inside an HTML block: a comment, ended by `-->`, or a raw-text block such as `<pre>`, ended by its closing tag. */
+  let htmlBlock: RegExp | null = null;
+  /** The last line an inline construct opened on an earlier line (a comment, a code span) spans: hidden through it. */
+  let hiddenThrough = -1;
   /** The previous line was quoted text, which a non-blank line right after continues. */
   let lazyQuote = false;
   for (let i = 0; i < lines.length; i++) {
@@ -51,14 +57,11 @@ export function plainLines(text: string, source: EventSource): string[] {
     const blank = line.trim() === "";
     if (htmlBlock) {
       // The line that ends an HTML block belongs to it, all of it.
-      if (line.includes("-->")) htmlBlock = false;
+      if (htmlBlock.test(line)) htmlBlock = null;
       continue;
     }
-    if (inlineComment) {
-      // What follows the comment on its last line continues a paragraph: it does not start a line.
-      if (line.includes("-->")) inlineComment = false;
-      continue;
-    }
+    // What follows such a construct on its last line continues a paragraph: it does not start a line.
+    if (i <= hiddenThrough) continue;
     if (openFence) {
       const m = fence.exec(line);
       if (m && m[1]![0] === openFence[0] && m[1]!.length >= openFence.length && line.replace(/^ +/, "") === m[1]) openFence = null;
@@ -79,7 +82,7 @@ export function plainLines(text: string, source: EventSource): string[] {
       openFence = f[1]!;
       continue;
     }
-    if (lazyQuote && !blank && !(d.htmlComments && htmlBlockStart.test(line))) continue;
+    if (lazyQuote && !blank && !(d.htmlComments && (htmlBlockStart.test(line) || rawBlockStart.test(line)))) continue;
     lazyQuote = false;
     if (d.wikiBlocks) {
       const opened = openWikiBlocks(line);
@@ -100,15 +103,29 @@ export function plainLines(text: string, source: EventSource): string[] {
     if (d.htmlComments) {
       if (htmlBlockStart.test(line)) {
         const after = line.slice(line.indexOf("<!--") + 4);
-        htmlBlock = !/^-?>/.test(after) && !after.includes("-->");
+        if (!/^-?>/.test(after) && !after.includes("-->")) htmlBlock = /-->/;
+        continue;
+      }
+      if (rawBlockStart.test(line)) {
+        if (!rawBlockEnd.test(line)) htmlBlock = rawBlockEnd;
         continue;
       }
       line = line.replace(completeComment, "");
-      const open = openerOutsideCode(line);
       // An opener with no `-->` before the paragraph ends (a blank line) is literal text.
-      if (open >= 0 && closesBeforeBlank(lines, i + 1)) {
-        inlineComment = true;
+      const open = openerOutsideCode(line);
+      const closes = open >= 0 ? closingLine(lines, i + 1, (l) => l.includes("-->")) : -1;
+      if (closes >= 0) {
+        hiddenThrough = closes;
         line = line.slice(0, open).replace(trailingSpace, "");
+      }
+    }
+    if (d.lazyQuotes) {
+      // A code span may run over lines of a paragraph: a backtick run closed by one as long on a later line.
+      const run = unclosedCodeSpan(line);
+      const closes = run ? closingLine(lines, i + 1, (l) => new RegExp(`(?<!\`)\`{${run.length}}(?!\`)`).test(l)) : -1;
+      if (run && closes >= 0) {
+        hiddenThrough = Math.max(hiddenThrough, closes);
+        line = line.slice(0, run.index).replace(trailingSpace, "");
       }
     }
     out.push(line);
@@ -141,10 +158,22 @@ function openerOutsideCode(line: string): number {
   return masked.indexOf("<!--");
 }
 
-function closesBeforeBlank(lines: readonly string[], from: number): boolean {
+/**
+ * The first line from `from` on that `test` accepts, before the paragraph ends: at a blank line,
+ * or a line that starts another block (a fence, a quote, an HTML block); -1 when none.
+ */
+function closingLine(lines: readonly string[], from: number, test: (line: string) => boolean): number {
   for (let j = from; j < lines.length; j++) {
-    if (lines[j]!.trim() === "") return false;
-    if (lines[j]!.includes("-->")) return true;
+    const l = lines[j]!;
+    if (l.trim() === "" || fence.test(l) || quoted.test(l) || htmlBlockStart.test(l) || rawBlockStart.test(l)) return -1;
+    if (test(l)) return j;
   }
-  return false;
+  return -1;
+}
+
+/** A backtick run on `line` that no run of the same length closes on it: where a code span over lines may open. */
+function unclosedCodeSpan(line: string): { index: number; length: number } | null {
+  const masked = line.replace(codeSpan, (m) => " ".repeat(m.length));
+  const m = /`+/.exec(masked);
+  return m ? { index: m.index, length: m[0].length } : null;
 }

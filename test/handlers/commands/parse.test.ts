@@ -81,6 +81,10 @@ describe("slash command parser", () => {
     ["github", "> what about the tests?\n/orchestrator build\n\n/orchestrator plan", [plan]],
     ["jira", "> what about the tests?\n/orchestrator plan", [plan]],
     ["github", "> a quote\n```\n\n/orchestrator build\n```\n/orchestrator plan", [plan]],
+    // Raw-text HTML blocks and code spans over lines are code too.
+    ["github", "<pre>\n/orchestrator build\n</pre>\n/orchestrator plan", [plan]],
+    ["github", "run it with ``\n/orchestrator build\n`` please\n/orchestrator plan", [plan]],
+    ["github", "\u00a0```\n```sh\n/orchestrator build", []],
     ["github", "> a quote\n<!--\n\n/orchestrator build\n-->\n/orchestrator plan", [plan]],
   ])("%s: %j", (source, text, expected) => {
     expect(commands(text, source)).toEqual(expected);
