@@ -17,12 +17,23 @@ function status(err: unknown): number | undefined {
 
 /** How long a looked-up installation id is reused; a reinstall (new id) is noticed at the first call that fails for it. */
 const INSTALLATION_TTL_MS = 10 * 60_000;
+/**
+ * A kept id older than this is looked up again before a repository's 404 is believed: the repo may
+ * have left that installation (taken out of its repository selection, or transferred), and the id
+ * still works for the others. At most one extra lookup a minute for a repo that really has no file.
+ */
+const RECHECK_AFTER_MS = 60_000;
 
 /**
  * The installation a client was made for is gone: its token cannot be minted (404 from
  * `POST /app/installations/{id}/access_tokens`) or was revoked (401 Bad credentials), as after the
  * App is uninstalled or reinstalled (which gives a new id). Not to be read as "no such file/user".
  */
+/** A repository's own 404 (no such file, not a collaborator), as opposed to an installation that is gone. */
+function notFound(err: unknown): boolean {
+  return status(err) === 404 && !installationGone(err);
+}
+
 function installationGone(err: unknown): boolean {
   const s = status(err);
   if (s === 401) return true;
@@ -32,14 +43,14 @@ function installationGone(err: unknown): boolean {
 
 export function githubIntakePorts(probot: Probot, now: () => number = Date.now): ForgeIntakePorts {
   /** Installation ids of repos known only by name (Jira mappings), so each event does not look them up again. */
-  const installations = new Map<string, { readonly id: number; readonly until: number }>();
+  const installations = new Map<string, { readonly id: number; readonly at: number }>();
 
   /** An installation client; a repo known only by name (a Jira mapping) is looked up through the App. */
   async function client(repo: EventRepo): Promise<Octokit> {
     if (repo.installation_id) return (await probot.auth(repo.installation_id)) as Octokit;
     const key = repo.full_path.toLowerCase();
     const known = installations.get(key);
-    if (known && known.until > now()) return (await probot.auth(known.id)) as Octokit;
+    if (known && now() - known.at < INSTALLATION_TTL_MS) return (await probot.auth(known.id)) as Octokit;
     const app = (await probot.auth()) as Octokit;
     let id: number;
     try {
@@ -48,66 +59,94 @@ export function githubIntakePorts(probot: Probot, now: () => number = Date.now):
       if (status(err) === 404) throw new Error(`the GitHub App is not installed on ${repo.full_path}: install it there, or map the Jira project to a repository it is installed on`, { cause: err });
       throw err;
     }
-    installations.set(key, { id, until: now() + INSTALLATION_TTL_MS });
+    installations.set(key, { id, at: now() });
     return (await probot.auth(id)) as Octokit;
   }
 
   /**
-   * Runs `fn` with the repo's client. An installation id this adapter looked up (and keeps for a
-   * while) may have gone stale since: that failure drops it and `fn` runs once more with a fresh one.
+   * Runs `fn` with the repo's client; a repository 404 gives `ifNotFound()` when given. An
+   * installation id this adapter looked up and keeps may have gone stale since: when its token
+   * fails (the App was reinstalled), or a repository 404 comes through an id kept for a while, the
+   * id is looked up again and `fn` runs once more, unless the installation is the same (then the
+   * 404 stands).
    */
-  async function withClient<T>(repo: EventRepo, fn: (octokit: Octokit) => Promise<T>): Promise<T> {
+  async function withClient<T>(repo: EventRepo, fn: (octokit: Octokit) => Promise<T>, ifNotFound?: () => T): Promise<T> {
+    const attempt = async (octokit: Octokit): Promise<T> => {
+      try {
+        return await fn(octokit);
+      } catch (err) {
+        if (ifNotFound && notFound(err)) return ifNotFound();
+        throw err;
+      }
+    };
+    if (repo.installation_id) return attempt(await client(repo));
+    const key = repo.full_path.toLowerCase();
+    let kept: { readonly id: number; readonly at: number } | undefined;
     try {
-      return await fn(await client(repo));
+      const octokit = await client(repo);
+      kept = installations.get(key);
+      return await fn(octokit);
     } catch (err) {
-      if (repo.installation_id || !installationGone(err)) throw err;
-      installations.delete(repo.full_path.toLowerCase());
-      return fn(await client(repo));
+      const gone = installationGone(err);
+      const stale404 = notFound(err) && kept !== undefined && now() - kept.at >= RECHECK_AFTER_MS;
+      const settled = () => {
+        if (ifNotFound && notFound(err)) return ifNotFound();
+        throw err;
+      };
+      if (!gone && !stale404) return settled();
+      installations.delete(key);
+      const octokit = await client(repo);
+      if (!gone && installations.get(key)?.id === kept?.id) return settled();
+      return attempt(octokit);
     }
   }
 
   return {
     readDefaultBranchFile: (repo, fullPath, file) =>
-      withClient(repo, async (octokit) => {
-        try {
+      withClient(
+        repo,
+        async (octokit) => {
           // No ref: GitHub then reads the repository's default branch, whatever the event's branch is.
           const { data } = await octokit.rest.repos.getContent({ ...ownerRepo(fullPath), path: file, mediaType: { format: "raw" } });
           return typeof data === "string" ? data : Buffer.from(data as unknown as ArrayBuffer).toString("utf8");
-        } catch (err) {
-          if (status(err) === 404 && !installationGone(err)) return null;
-          throw err;
-        }
-      }),
+        },
+        () => null,
+      ),
 
     permission: (repo, login) =>
-      withClient(repo, async (octokit): Promise<Permission> => {
-        try {
+      withClient(
+        repo,
+        async (octokit): Promise<Permission> => {
           const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ ...ownerRepo(repo.full_path), username: login });
           // `permission` folds maintain into write and triage into read; role_name keeps them apart.
           const role = (data as { role_name?: string }).role_name;
           if (role === "maintain" || role === "triage") return role;
           return (["admin", "write", "read"] as const).find((p) => p === data.permission) ?? "none";
-        } catch (err) {
-          if (status(err) === 404 && !installationGone(err)) return "none";
-          throw err;
-        }
-      }),
+        },
+        () => "none",
+      ),
 
     changedFiles: (repo, number) =>
-      withClient(repo, async (octokit) => {
-        const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...ownerRepo(repo.full_path), pull_number: number, per_page: 100 });
-        return files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
-      }),
+      withClient(
+        repo,
+        async (octokit) => {
+          const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...ownerRepo(repo.full_path), pull_number: number, per_page: 100 });
+          return files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
+        },
+      ),
 
     postComment: (repo, subject, body) =>
-      withClient(repo, async (octokit) => {
-        if (subject.number !== null) {
-          await octokit.rest.issues.createComment({ ...ownerRepo(repo.full_path), issue_number: subject.number, body });
-        } else if (subject.type === "commit" && subject.head_sha) {
-          await octokit.rest.repos.createCommitComment({ ...ownerRepo(repo.full_path), commit_sha: subject.head_sha, body });
-        } else {
-          throw new Error(`cannot comment on a ${subject.type} without a number or commit`);
-        }
-      }),
+      withClient(
+        repo,
+        async (octokit) => {
+          if (subject.number !== null) {
+            await octokit.rest.issues.createComment({ ...ownerRepo(repo.full_path), issue_number: subject.number, body });
+          } else if (subject.type === "commit" && subject.head_sha) {
+            await octokit.rest.repos.createCommitComment({ ...ownerRepo(repo.full_path), commit_sha: subject.head_sha, body });
+          } else {
+            throw new Error(`cannot comment on a ${subject.type} without a number or commit`);
+          }
+        },
+      ),
   };
 }

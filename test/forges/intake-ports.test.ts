@@ -131,6 +131,65 @@ describe("GitHub intake ports (Probot Octokit)", () => {
       await expect(ports.permission(named, "m", null)).rejects.toMatchObject({ status: 404 });
     });
 
+    describe("a repository 404 through an id kept for over a minute (the repo may have left that installation)", () => {
+      const timed = (clock: { t: number }) =>
+        githubIntakePorts(
+          new Probot({ appId: 1, privateKey: appPrivateKey(), secret: "s", Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }), logLevel: "fatal" }),
+          () => clock.t,
+        );
+      const keep = (ports: ReturnType<typeof githubIntakePorts>, id: number) => {
+        nock(GH).get("/repos/acme/moved/installation").reply(200, { id });
+        nock(GH).post(`/app/installations/${id}/access_tokens`).reply(201, { token: `ghs_${id}`, expires_at: "2099-01-01T00:00:00Z" });
+        nock(GH).get("/repos/acme/moved/collaborators/m/permission").reply(200, { permission: "write", role_name: "write" });
+        return ports.permission(named, "m", null);
+      };
+
+      it("is believed within the minute: no second lookup", async () => {
+        const clock = { t: 0 };
+        const ports = timed(clock);
+        expect(await keep(ports, 51)).toBe("write");
+        clock.t = 59_000;
+        nock(GH).get(configPath).reply(404, { message: "Not Found" });
+        expect(await ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).toBeNull();
+      });
+
+      it("after it, stands when the repo is still on the same installation (one lookup more)", async () => {
+        const clock = { t: 0 };
+        const ports = timed(clock);
+        expect(await keep(ports, 52)).toBe("write");
+        clock.t = 61_000;
+        nock(GH).get(configPath).reply(404, { message: "Not Found" });
+        const lookup = nock(GH).get("/repos/acme/moved/installation").reply(200, { id: 52 });
+        expect(await ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).toBeNull();
+        expect(lookup.isDone()).toBe(true);
+        // Looked up afresh: the next 404 within the minute is believed as it is.
+        nock(GH).get("/repos/acme/moved/collaborators/x/permission").reply(404, { message: "Not Found" });
+        expect(await ports.permission(named, "x", null)).toBe("none");
+      });
+
+      it("after it, is asked again through the repo's new installation", async () => {
+        const clock = { t: 0 };
+        const ports = timed(clock);
+        expect(await keep(ports, 53)).toBe("write");
+        clock.t = 61_000;
+        nock(GH).get(configPath).matchHeader("authorization", "token ghs_53").reply(404, { message: "Not Found" });
+        nock(GH).get("/repos/acme/moved/installation").reply(200, { id: 54 });
+        nock(GH).post("/app/installations/54/access_tokens").reply(201, { token: "ghs_54", expires_at: "2099-01-01T00:00:00Z" });
+        nock(GH).get(configPath).matchHeader("authorization", "token ghs_54").reply(200, "enabled: false\n");
+        expect(await ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).toBe("enabled: false\n");
+      });
+
+      it("after it, says so when the App is no longer installed on the repo, instead of reading no config", async () => {
+        const clock = { t: 0 };
+        const ports = timed(clock);
+        expect(await keep(ports, 55)).toBe("write");
+        clock.t = 61_000;
+        nock(GH).get(configPath).reply(404, { message: "Not Found" });
+        nock(GH).get("/repos/acme/moved/installation").reply(404, { message: "Not Found" });
+        await expect(ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).rejects.toThrow("the GitHub App is not installed on acme/moved");
+      });
+    });
+
     it("says the App is not installed when GitHub finds no installation for the repo", async () => {
       const ports = fresh();
       nock(GH).get("/repos/acme/moved/installation").reply(404, { message: "Not Found" });
