@@ -50,9 +50,13 @@ function actorOf(u: z.output<typeof User>): EventActor {
   return { login: u.login, id: u.id ?? null, name: null, is_bot: u.type === "Bot" || u.login.endsWith("[bot]"), permission: null };
 }
 
+/** Whether a PR's head is in another repository than its base; a deleted fork (head repo null) still came from elsewhere. */
+export function isForkHead(head: { full_name: string } | null | undefined, base: { full_name: string } | null | undefined): boolean {
+  return !head || (base ? head.full_name !== base.full_name : false);
+}
+
 function prSubject(pr: z.output<typeof PullRequest>) {
-  // A deleted fork has head.repo null: it still came from elsewhere.
-  const isFork = !pr.head.repo || (pr.base.repo ? pr.head.repo.full_name !== pr.base.repo.full_name : false);
+  const isFork = isForkHead(pr.head.repo, pr.base.repo);
   return subject({
     type: "pull_request",
     number: pr.number,

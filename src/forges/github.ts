@@ -1,5 +1,6 @@
 // GitHub adapter for the intake ports, over the App's Probot Octokit (installation tokens, retries, throttling).
 import type { Probot, ProbotOctokit } from "probot";
+import { isForkHead } from "../events/github.js";
 import type { EventRepo, Permission } from "../events/schema.js";
 import type { ForgeIntakePorts } from "../orchestrator/forge-ports.js";
 
@@ -133,6 +134,21 @@ export function githubIntakePorts(probot: Probot, now: () => number = Date.now):
           const files = await octokit.paginate(octokit.rest.pulls.listFiles, { ...ownerRepo(repo.full_path), pull_number: number, per_page: 100 });
           return files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
         },
+      ),
+
+    pullRequestHead: (repo, number) =>
+      withClient(
+        repo,
+        async (octokit) => {
+          const { data } = await octokit.rest.pulls.get({ ...ownerRepo(repo.full_path), pull_number: number });
+          return {
+            is_fork: isForkHead(data.head.repo, data.base.repo),
+            head_sha: data.head.sha,
+            head_ref: data.head.ref,
+            base_ref: data.base.ref,
+          };
+        },
+        () => null,
       ),
 
     postComment: (repo, subject, body) =>

@@ -95,6 +95,13 @@ export function gitlabIntakePorts(opts: GitlabApiOptions): ForgeIntakePorts {
       return out;
     },
 
+    async pullRequestHead(repo, iid) {
+      type Mr = { source_project_id: number; target_project_id: number; sha: string | null; source_branch: string; target_branch: string };
+      const mr = await notFoundAs(api("GET", `/projects/${project(repo)}/merge_requests/${iid}`).then((r) => r.json() as Promise<Mr>), null);
+      if (!mr) return null;
+      return { is_fork: mr.source_project_id !== mr.target_project_id, head_sha: mr.sha, head_ref: mr.source_branch, base_ref: mr.target_branch };
+    },
+
     async postComment(repo, subject, body) {
       const p = project(repo);
       if (subject.type === "merge_request" && subject.number !== null) await api("POST", `/projects/${p}/merge_requests/${subject.number}/notes`, { body });

@@ -17,13 +17,26 @@ export interface ChangedFilesReader {
   changedFiles(repo: EventRepo, number: number): Promise<string[]>;
 }
 
+/** Where a PR/MR comes from, read from the forge when the event does not say (a comment on a GitHub PR). */
+export interface PullRequestHead {
+  readonly is_fork: boolean;
+  readonly head_sha: string | null;
+  readonly head_ref: string | null;
+  readonly base_ref: string | null;
+}
+
+/** A PR/MR's head and whether it comes from a fork; null when the forge has no such PR/MR. */
+export interface PullRequestReader {
+  pullRequestHead(repo: EventRepo, number: number): Promise<PullRequestHead | null>;
+}
+
 /** Posts a reply on the issue, PR/MR or commit; never anything else. */
 export interface CommentPoster {
   postComment(repo: EventRepo, subject: EventSubject, body: string): Promise<void>;
 }
 
 /** Everything intake needs from one forge. */
-export interface ForgeIntakePorts extends RepoFileReader, PermissionReader, ChangedFilesReader, CommentPoster {}
+export interface ForgeIntakePorts extends RepoFileReader, PermissionReader, ChangedFilesReader, PullRequestReader, CommentPoster {}
 
 /** Posts a reply on a Jira issue. */
 export interface TrackerCommentPoster {
@@ -38,5 +51,5 @@ export function unconfiguredForge(forge: string, settings: string): ForgeIntakeP
   const fail = async (): Promise<never> => {
     throw new Error(`${forge} API is not configured; set ${settings}`);
   };
-  return { readDefaultBranchFile: fail, permission: fail, changedFiles: fail, postComment: fail };
+  return { readDefaultBranchFile: fail, permission: fail, changedFiles: fail, pullRequestHead: fail, postComment: fail };
 }

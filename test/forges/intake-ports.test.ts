@@ -74,6 +74,21 @@ describe("GitHub intake ports (Probot Octokit)", () => {
     expect(issue.isDone() && commit.isDone()).toBe(true);
   });
 
+  it("reads a PR's head and whether it comes from a fork (a deleted fork included); none for a missing PR", async () => {
+    const pr = (n: number, head: { full_name: string } | null) =>
+      nock(GH)
+        .get(`/repos/acme/app/pulls/${n}`)
+        .reply(200, { number: n, head: { ref: "fix", sha: "a".repeat(40), repo: head }, base: { ref: "main", sha: "b".repeat(40), repo: { full_name: "acme/app" } } });
+    pr(1, { full_name: "acme/app" });
+    pr(2, { full_name: "stranger/app" });
+    pr(3, null);
+    nock(GH).get("/repos/acme/app/pulls/4").reply(404, { message: "Not Found" });
+    expect(await ports.pullRequestHead(repo, 1)).toEqual({ is_fork: false, head_sha: "a".repeat(40), head_ref: "fix", base_ref: "main" });
+    expect(await ports.pullRequestHead(repo, 2)).toMatchObject({ is_fork: true });
+    expect(await ports.pullRequestHead(repo, 3)).toMatchObject({ is_fork: true });
+    expect(await ports.pullRequestHead(repo, 4)).toBeNull();
+  });
+
   it("finds the installation of a repo known only by name (a Jira mapping) once, until it expires", async () => {
     let clock = 0;
     const timed = githubIntakePorts(probot, () => clock);
@@ -203,6 +218,17 @@ describe("GitHub intake ports (Probot Octokit)", () => {
 describe("GitLab intake ports (REST v4)", () => {
   const ports = gitlabIntakePorts({ baseUrl: GL, token: "glpat-x" });
   const repo: EventRepo = { forge: "gitlab", host: "gitlab.example.com", full_path: "grp/sub/app", default_branch: "main", id: "42", installation_id: null };
+
+  it("reads an MR's head and whether it comes from a fork; none for a missing MR", async () => {
+    const mr = (iid: number, source: number) =>
+      nock(GL).get(`/api/v4/projects/42/merge_requests/${iid}`).reply(200, { iid, source_project_id: source, target_project_id: 42, sha: "c".repeat(40), source_branch: "fix", target_branch: "main" });
+    mr(1, 42);
+    mr(2, 77);
+    nock(GL).get("/api/v4/projects/42/merge_requests/3").reply(404, { message: "404 Not found" });
+    expect(await ports.pullRequestHead(repo, 1)).toEqual({ is_fork: false, head_sha: "c".repeat(40), head_ref: "fix", base_ref: "main" });
+    expect(await ports.pullRequestHead(repo, 2)).toMatchObject({ is_fork: true });
+    expect(await ports.pullRequestHead(repo, 3)).toBeNull();
+  });
 
   it("reads the config file from the default branch with the bot's token", async () => {
     nock(GL, { reqheaders: { "private-token": "glpat-x" } })

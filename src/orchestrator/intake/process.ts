@@ -7,7 +7,7 @@ import type { RunSummary } from "../ledger/port.js";
 import type { RunControl, RunControlTarget } from "../run-control.js";
 import { subjectRef, type RunRequestLog, type RunRequestSink, type RunType } from "../run-request.js";
 import type { CommandLine, CommandReader } from "../triggers/command.js";
-import { decide, needsChangedFiles, reviewDecision, triggeringKinds, type Decision } from "../triggers/decide.js";
+import { decide, needsChangedFiles, needsPullRequestHead, reviewDecision, triggeringKinds, type Decision } from "../triggers/decide.js";
 import type { EventProcessor } from "./worker.js";
 
 /** Which repo a Jira project's runs act on. */
@@ -87,12 +87,21 @@ export function eventProcessor(deps: ProcessorDeps): EventProcessor {
       return `ignored: ${event.actor.login} is a bot not listed in the repo config (bots.allow)`;
     }
 
-    const changedFiles = needsChangedFiles(event, config) ? await forge.changedFiles(repo, event.subject.number!) : null;
-    const decisions = decide({ event, repo, config, jiraTransitions: deps.settings.jiraTransitions, commands, changedFiles });
+    const known = needsPullRequestHead(event, commands) ? await withPullRequestHead(forge, repo, event) : event;
+    if (typeof known === "string") return `ignored: ${known}`;
+    const changedFiles = needsChangedFiles(known, config) ? await forge.changedFiles(repo, known.subject.number!) : null;
+    const decisions = decide({ event: known, repo, config, jiraTransitions: deps.settings.jiraTransitions, commands, changedFiles });
     const outcomes: string[] = [];
     for (const d of decisions) outcomes.push(await act(deps, event, repo, config, d));
     return outcomes.join("; ");
   };
+}
+
+/** The event with its PR/MR's head and fork origin read from the forge, or why there is none. */
+async function withPullRequestHead(forge: ForgeIntakePorts, repo: EventRepo, event: Event): Promise<Event | string> {
+  const head = await forge.pullRequestHead(repo, event.subject.number!);
+  if (!head) return `${repo.full_path} has no PR/MR ${event.subject.number} (or the orchestrator cannot see it)`;
+  return { ...event, subject: { ...event.subject, ...head } };
 }
 
 async function act(deps: ProcessorDeps, event: Event, repo: EventRepo, config: RepoConfig, d: Decision): Promise<string> {

@@ -16,6 +16,9 @@ export type SlashCommand =
   | { readonly name: "cancel" | "retry"; readonly access: "write" }
   | { readonly name: "status" | "help"; readonly access: "anyone" };
 
+/** Commands that start a run (so forks, permissions and the PR's head matter). */
+export const runStartingCommands: ReadonlySet<SlashCommand["name"]> = new Set(["plan", "build", "verify", "run"]);
+
 /** One command line of a comment: a command to act on, or a reply to give (help, "did you mean", usage). */
 export type CommandLine =
   | { readonly type: "command"; readonly line: string; readonly command: SlashCommand }

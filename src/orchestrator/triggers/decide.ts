@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Event, EventKind, EventRepo } from "../../events/schema.js";
 import type { RepoConfig } from "../repo-config/schema.js";
 import { subjectRef, type RunRequest, type RunType } from "../run-request.js";
-import type { CommandLine, SlashCommand } from "./command.js";
+import { runStartingCommands, type CommandLine, type SlashCommand } from "./command.js";
 
 export interface TriggerInput {
   readonly event: Event;
@@ -63,6 +63,25 @@ const prUpdates: ReadonlySet<EventKind> = new Set(["pr_opened", "pr_reopened", "
 
 export function needsChangedFiles(event: Event, config: RepoConfig): boolean {
   return prUpdates.has(event.kind) && config.triggers.spec_paths.length > 0 && event.subject.number !== null && event.repo !== null;
+}
+
+/**
+ * Whether the PR/MR a comment is on must be read from the forge before deciding: a command would
+ * start a run, and the event does not say where the PR comes from (GitHub's issue_comment on a PR
+ * carries no head; a fork's code must not run unless the repo config allows it).
+ */
+export function needsPullRequestHead(event: Event, commands: readonly CommandLine[]): boolean {
+  return (
+    event.kind === "comment_created" &&
+    isPullRequest(event.subject) &&
+    event.subject.is_fork === null &&
+    event.subject.number !== null &&
+    commands.some((c) => c.type === "command" && runStartingCommands.has(c.command.name))
+  );
+}
+
+function isPullRequest(s: Event["subject"]): boolean {
+  return s.type === "pull_request" || s.type === "merge_request";
 }
 
 export function decide(input: TriggerInput): Decision[] {
@@ -153,14 +172,16 @@ function commandDecisions(input: TriggerInput): Decision[] {
 }
 
 function forkCommand(input: TriggerInput, d: Extract<Decision, { type: "run" }>): Decision {
-  if (input.event.subject.is_fork && !input.config.forks.allow_runs) {
-    return {
-      type: "reply",
-      reason: "runs on forks are off",
-      body: "This PR/MR comes from a fork, and this repository's orchestrator config does not allow runs on forks (`forks.allow_runs`).",
-    };
-  }
-  return { ...d, access: "write" };
+  const s = input.event.subject;
+  if (input.config.forks.allow_runs || !isPullRequest(s) || s.is_fork === false) return { ...d, access: "write" };
+  // Unknown is not "not a fork": a PR's origin the forge did not tell is treated as a fork's.
+  return {
+    type: "reply",
+    reason: s.is_fork ? "runs on forks are off" : "PR/MR origin unknown",
+    body: s.is_fork
+      ? "This PR/MR comes from a fork, and this repository's orchestrator config does not allow runs on forks (`forks.allow_runs`)."
+      : "I could not tell whether this PR/MR comes from a fork, so I did not start a run; this repository's orchestrator config does not allow runs on forks (`forks.allow_runs`).",
+  };
 }
 
 function run(

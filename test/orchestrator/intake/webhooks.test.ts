@@ -199,6 +199,16 @@ describe("webhook ingestion, end to end", () => {
       p.sender.login = login;
       return JSON.stringify(p);
     };
+    /** GitHub's "Get a pull request" for #1, its head in `headRepo` (the base repo itself unless a fork). */
+    const pull = (headRepo = "Codertocat/Hello-World") =>
+      nock(API)
+        .get("/repos/Codertocat/Hello-World/pulls/1")
+        .reply(200, {
+          number: 1,
+          state: "open",
+          head: { ref: "feature", sha: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", repo: { full_name: headRepo } },
+          base: { ref: "main", sha: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", repo: { full_name: "Codertocat/Hello-World" } },
+        });
     const token = () => nock(API).post("/app/installations/77/access_tokens").reply(201, { token: "ghs_test", expires_at: "2099-01-01T00:00:00Z", permissions: { issues: "write" }, repository_selection: "all" });
     const noConfig = () =>
       nock(API)
@@ -209,23 +219,39 @@ describe("webhook ingestion, end to end", () => {
     it("starts a plan-only run for a maintainer's /orchestrator plan", async () => {
       token();
       noConfig();
+      pull();
       nock(API).get("/repos/Codertocat/Hello-World/collaborators/Codertocat/permission").reply(200, { permission: "write", role_name: "maintain", user: { login: "Codertocat" } });
       const body = comment("Let's see a plan first.\n\n/orchestrator plan", "Codertocat", 5001);
       const res = await post("/api/github/webhooks", await githubHeaders("issue_comment", body, GITHUB_SECRET, "gh-1"), body);
       expect(await res.json()).toEqual({ delivery_id: "gh-1", status: "accepted" });
       await processed();
+      // The comment does not say where the PR comes from: its head is read from GitHub.
       expect(runRequests().find((r) => r.request.event_id === "github:gh-1")?.request).toMatchObject({
         run_type: "impl_change",
         stop_after: "plan",
         trigger: "command:plan",
         repo: { forge: "github", full_path: "Codertocat/Hello-World", installation_id: 77 },
-        subject: { type: "pull_request", number: 1 },
+        subject: { type: "pull_request", number: 1, is_fork: false, head_sha: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", head_ref: "feature", base_ref: "main" },
       });
+    });
+
+    it("starts nothing from a maintainer's command on a fork's PR, and says why", async () => {
+      noConfig();
+      pull("someone/Hello-World");
+      const reply = nock(API)
+        .post("/repos/Codertocat/Hello-World/issues/1/comments", (b: { body: string }) => b.body.includes("comes from a fork") && b.body.includes("forks.allow_runs"))
+        .reply(201, { id: 2, body: "…" });
+      const body = comment("/orchestrator build", "Codertocat", 5005);
+      await post("/api/github/webhooks", await githubHeaders("issue_comment", body, GITHUB_SECRET, "gh-fork"), body);
+      await processed();
+      expect(reply.isDone()).toBe(true);
+      expect(runRequests().find((r) => r.request.event_id === "github:gh-fork")).toBeUndefined();
     });
 
     // Probot caches the installation token after the first test asks for it.
     it("tells a read-only user who can start runs", async () => {
       noConfig();
+      pull();
       nock(API).get("/repos/Codertocat/Hello-World/collaborators/visitor/permission").reply(200, { permission: "read", role_name: "read", user: { login: "visitor" } });
       const reply = nock(API)
         .post("/repos/Codertocat/Hello-World/issues/1/comments", (b: { body: string }) => b.body.includes("only users with write access") && b.body.includes("@visitor"))

@@ -4,7 +4,7 @@ import { parseCommands } from "../../../src/handlers/commands/parse.js";
 import { normalize } from "../../../src/events/index.js";
 import type { Event } from "../../../src/events/schema.js";
 import { RepoConfig } from "../../../src/orchestrator/repo-config/schema.js";
-import { decide, type Decision } from "../../../src/orchestrator/triggers/decide.js";
+import { decide, needsPullRequestHead, type Decision } from "../../../src/orchestrator/triggers/decide.js";
 import { fixtures } from "../../helpers/fixtures.js";
 
 const require = createRequire(import.meta.url);
@@ -55,11 +55,14 @@ const review = (state: string) =>
     (p["review"] as Record<string, unknown>)["state"] = state;
   });
 
-const comment = (text: string, onPr = true) =>
-  github("issue_comment", "created", (p) => {
+/** A comment on a PR (or an issue); `head` fills in what the processor reads from GitHub before deciding, null leaves it unknown. */
+const comment = (text: string, onPr = true, head: { is_fork: boolean } | null = { is_fork: false }): Event => {
+  const e = github("issue_comment", "created", (p) => {
     (p["comment"] as Record<string, unknown>)["body"] = text;
     if (onPr) (p["issue"] as Record<string, unknown>)["pull_request"] = { url: "https://api.github.com/repos/x/y/pulls/1" };
   });
+  return onPr && head ? { ...e, subject: { ...e.subject, ...head } } : e;
+};
 const labeled = (label: string, name = "issues") =>
   github(name, "labeled", (p) => {
     p["label"] = { name: label };
@@ -125,6 +128,23 @@ describe("triggers", () => {
     expect(summary(run(sync, { forks: { allow_runs: true }, triggers: { spec_paths: ["**"] } }, ["a"]))).toEqual([
       "ignored: PR/MR comes from a fork: runs start only when a maintainer asks (label or command)",
     ]);
+  });
+
+  it("reads a commented PR's origin first; a fork's, or one it could not read, starts nothing unless forks.allow_runs", () => {
+    const unknown = comment("/orchestrator build", true, null);
+    expect(unknown.subject.is_fork).toBeNull();
+    const commands = parseCommands(unknown.text!, "github");
+    expect(needsPullRequestHead(unknown, commands)).toBe(true);
+    expect(needsPullRequestHead(comment("/orchestrator build"), commands)).toBe(false);
+    expect(needsPullRequestHead(unknown, parseCommands("/orchestrator status", "github"))).toBe(false);
+    expect(needsPullRequestHead(comment("/orchestrator build", false), commands)).toBe(false);
+    expect(summary(run(unknown))).toEqual(["reply"]);
+    expect((run(unknown)[0] as Extract<Decision, { type: "reply" }>).body).toContain("could not tell whether this PR/MR comes from a fork");
+    const fork = comment("/orchestrator build", true, { is_fork: true });
+    expect((run(fork)[0] as Extract<Decision, { type: "reply" }>).body).toContain("comes from a fork");
+    expect(summary(run(fork, { forks: { allow_runs: true } }))).toEqual(["run impl_change command:build write until build"]);
+    // A command on an issue is no PR's: nothing to read.
+    expect(summary(run(comment("/orchestrator build", false)))).toEqual(["run impl_change command:build write until build"]);
   });
 
   it("derives the same idempotency key for the same trigger, a different one for another", () => {
