@@ -34,6 +34,14 @@ const htmlBlockStart = /^ {0,3}<!--/;
 /** CommonMark's raw-text HTML blocks: what is inside shows as preformatted text or not at all, never as a paragraph. */
 const rawBlockStart = /^ {0,3}<(pre|script|style|textarea)(\s|>|$)/i;
 const rawBlockEnd = /<\/(pre|script|style|textarea)>/i;
+/**
+ * CommonMark's other HTML blocks, which run to the next blank line: one opened by a block-level tag
+ * (type 6, which may interrupt a paragraph), or by a tag alone on its line (type 7, which may not).
+ * Their lines are raw HTML: a fence or a quote marker there is text, not structure.
+ */
+const blockTagStart =
+  /^ {0,3}<\/?(address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|details|dialog|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|frame|frameset|h[1-6]|head|header|hr|html|iframe|legend|li|link|main|menu|menuitem|nav|noframes|ol|optgroup|option|p|param|search|section|summary|table|tbody|td|tfoot|th|thead|title|tr|track|ul)(\s|\/?>|$)/i;
+const loneTag = /^ {0,3}(<[A-Za-z][A-Za-z0-9-]*(\s+[A-Za-z_:][\w.:-]*(\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*\/?>|<\/[A-Za-z][A-Za-z0-9-]*\s*>)\s*$/;
 /** A whole HTML comment (CommonMark 0.31: `<!-->` and `<!--->` are complete, empty comments). */
 const completeComment = /<!--(?:-?>|[\s\S]*?-->)/g;
 const codeSpan = /(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g;
@@ -52,6 +60,11 @@ export function plainLines(text: string, source: EventSource): string[] {
   let hiddenThrough = -1;
   /** The previous line was quoted text, which a non-blank line right after continues. */
   let lazyQuote = false;
+  /** Inside an HTML block that runs to the next blank line (CommonMark types 6 and 7), and in an unclosed comment there. */
+  let htmlToBlank = false;
+  let htmlCommentOpen = false;
+  /** The previous line was a paragraph's, which a lone tag (type 7) cannot interrupt. */
+  let inParagraph = false;
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i]!;
     const blank = line.trim() === "";
@@ -75,15 +88,30 @@ export function plainLines(text: string, source: EventSource): string[] {
       if (multiQuoteFence.test(line)) multiQuote = false;
       continue;
     }
+    if (htmlToBlank) {
+      // The block ends at the blank line whatever its HTML says; an unclosed comment in it hides the rest of it.
+      if (blank) htmlToBlank = htmlCommentOpen = false;
+      else if (htmlCommentOpen) htmlCommentOpen = !line.includes("-->");
+      else if (line.replace(completeComment, "").includes("<!--")) htmlCommentOpen = true;
+      else out.push(line.replace(completeComment, ""));
+      continue;
+    }
     const f = fence.exec(line);
     if (f) {
       // A fence ends a quote's paragraph: it opens a code block even right after quoted text.
-      lazyQuote = false;
+      lazyQuote = inParagraph = false;
       openFence = f[1]!;
       continue;
     }
-    if (lazyQuote && !blank && !(d.htmlComments && (htmlBlockStart.test(line) || rawBlockStart.test(line)))) continue;
+    if (d.htmlComments && (blockTagStart.test(line) || (!inParagraph && !lazyQuote && loneTag.test(line) && !rawBlockStart.test(line)))) {
+      lazyQuote = inParagraph = false;
+      htmlToBlank = true;
+      continue;
+    }
+    // Lazy continuation goes on until something ends the quote's paragraph.
+    if (lazyQuote && !endsParagraph(line)) continue;
     lazyQuote = false;
+    if (blank) inParagraph = false;
     if (d.wikiBlocks) {
       const opened = openWikiBlocks(line);
       if (opened.block) wiki = opened.block;
@@ -128,6 +156,7 @@ export function plainLines(text: string, source: EventSource): string[] {
         line = line.slice(0, run.index).replace(trailingSpace, "");
       }
     }
+    if (!blank) inParagraph = true;
     out.push(line);
   }
   return out;
@@ -165,10 +194,25 @@ function openerOutsideCode(line: string): number {
 function closingLine(lines: readonly string[], from: number, test: (line: string) => boolean): number {
   for (let j = from; j < lines.length; j++) {
     const l = lines[j]!;
-    if (l.trim() === "" || fence.test(l) || quoted.test(l) || htmlBlockStart.test(l) || rawBlockStart.test(l)) return -1;
+    if (endsParagraph(l)) return -1;
     if (test(l)) return j;
   }
   return -1;
+}
+
+/** A blank line, or one that starts a block able to interrupt a paragraph (CommonMark), or underlines it as a heading. */
+function endsParagraph(line: string): boolean {
+  return (
+    line.trim() === "" ||
+    fence.test(line) ||
+    quoted.test(line) ||
+    htmlBlockStart.test(line) ||
+    rawBlockStart.test(line) ||
+    blockTagStart.test(line) ||
+    /^ {0,3}([*+-]|1[.)])[ \t]+\S/.test(line) ||
+    /^ {0,3}#{1,6}([ \t]|$)/.test(line) ||
+    /^ {0,3}(([-*_])([ \t]*\2){2,}|=+)[ \t]*$/.test(line)
+  );
 }
 
 /** A backtick run on `line` that no run of the same length closes on it: where a code span over lines may open. */

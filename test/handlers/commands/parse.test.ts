@@ -85,6 +85,9 @@ describe("slash command parser", () => {
     ["github", "<pre>\n/orchestrator build\n</pre>\n/orchestrator plan", [plan]],
     ["github", "run it with ``\n/orchestrator build\n`` please\n/orchestrator plan", [plan]],
     ["github", "\u00a0```\n```sh\n/orchestrator build", []],
+    // Other HTML blocks run to a blank line, and what is in them is raw HTML, not structure.
+    ["github", "</div>\n```sh\n\n ```\n/orchestrator build", []],
+    ["github", "<details>\n<summary>Log</summary>\n/orchestrator plan\n\n/orchestrator build", [plan, build]],
     ["github", "> a quote\n<!--\n\n/orchestrator build\n-->\n/orchestrator plan", [plan]],
   ])("%s: %j", (source, text, expected) => {
     expect(commands(text, source)).toEqual(expected);
