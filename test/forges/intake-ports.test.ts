@@ -158,21 +158,23 @@ describe("GitHub intake ports (Probot Octokit)", () => {
         nock(GH).get("/repos/acme/moved/collaborators/m/permission").reply(200, { permission: "write", role_name: "write" });
         return ports.permission(named, "m", null);
       };
-
-      it("is believed within the minute: no second lookup", async () => {
+      /** Ports that looked up installation `id` `ms` ago (and used it once). */
+      const aged = async (id: number, ms: number) => {
         const clock = { t: 0 };
         const ports = timed(clock);
-        expect(await keep(ports, 51)).toBe("write");
-        clock.t = 59_000;
+        expect(await keep(ports, id)).toBe("write");
+        clock.t = ms;
+        return ports;
+      };
+
+      it("is believed within the minute: no second lookup", async () => {
+        const ports = await aged(51, 59_000);
         nock(GH).get(configPath).reply(404, { message: "Not Found" });
         expect(await ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).toBeNull();
       });
 
       it("after it, stands when the repo is still on the same installation (one lookup more)", async () => {
-        const clock = { t: 0 };
-        const ports = timed(clock);
-        expect(await keep(ports, 52)).toBe("write");
-        clock.t = 61_000;
+        const ports = await aged(52, 61_000);
         nock(GH).get(configPath).reply(404, { message: "Not Found" });
         const lookup = nock(GH).get("/repos/acme/moved/installation").reply(200, { id: 52 });
         expect(await ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).toBeNull();
@@ -183,10 +185,7 @@ describe("GitHub intake ports (Probot Octokit)", () => {
       });
 
       it("after it, is asked again through the repo's new installation", async () => {
-        const clock = { t: 0 };
-        const ports = timed(clock);
-        expect(await keep(ports, 53)).toBe("write");
-        clock.t = 61_000;
+        const ports = await aged(53, 61_000);
         nock(GH).get(configPath).matchHeader("authorization", "token ghs_53").reply(404, { message: "Not Found" });
         nock(GH).get("/repos/acme/moved/installation").reply(200, { id: 54 });
         nock(GH).post("/app/installations/54/access_tokens").reply(201, { token: "ghs_54", expires_at: "2099-01-01T00:00:00Z" });
@@ -195,10 +194,7 @@ describe("GitHub intake ports (Probot Octokit)", () => {
       });
 
       it("after it, says so when the App is no longer installed on the repo, instead of reading no config", async () => {
-        const clock = { t: 0 };
-        const ports = timed(clock);
-        expect(await keep(ports, 55)).toBe("write");
-        clock.t = 61_000;
+        const ports = await aged(55, 61_000);
         nock(GH).get(configPath).reply(404, { message: "Not Found" });
         nock(GH).get("/repos/acme/moved/installation").reply(404, { message: "Not Found" });
         await expect(ports.readDefaultBranchFile(named, "acme/moved", ".github/orchestrator.yml")).rejects.toThrow("the GitHub App is not installed on acme/moved");

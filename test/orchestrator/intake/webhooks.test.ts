@@ -235,17 +235,22 @@ describe("webhook ingestion, end to end", () => {
       });
     });
 
+    /** Delivers `login`'s comment `text` and checks the reply on PR #1 says each of `says`, and that no run was requested. */
+    const repliesWithoutRun = async (text: string, login: string, commentId: number, deliveryId: string, says: string[]) => {
+      const reply = nock(API)
+        .post("/repos/Codertocat/Hello-World/issues/1/comments", (b: { body: string }) => says.every((s) => b.body.includes(s)))
+        .reply(201, { id: commentId, body: "…" });
+      const body = comment(text, login, commentId);
+      await post("/api/github/webhooks", await githubHeaders("issue_comment", body, GITHUB_SECRET, deliveryId), body);
+      await processed();
+      expect(reply.isDone()).toBe(true);
+      expect(runRequests().find((r) => r.request.event_id === `github:${deliveryId}`)).toBeUndefined();
+    };
+
     it("starts nothing from a maintainer's command on a fork's PR, and says why", async () => {
       noConfig();
       pull("someone/Hello-World");
-      const reply = nock(API)
-        .post("/repos/Codertocat/Hello-World/issues/1/comments", (b: { body: string }) => b.body.includes("comes from a fork") && b.body.includes("forks.allow_runs"))
-        .reply(201, { id: 2, body: "…" });
-      const body = comment("/orchestrator build", "Codertocat", 5005);
-      await post("/api/github/webhooks", await githubHeaders("issue_comment", body, GITHUB_SECRET, "gh-fork"), body);
-      await processed();
-      expect(reply.isDone()).toBe(true);
-      expect(runRequests().find((r) => r.request.event_id === "github:gh-fork")).toBeUndefined();
+      await repliesWithoutRun("/orchestrator build", "Codertocat", 5005, "gh-fork", ["comes from a fork", "forks.allow_runs"]);
     });
 
     // Probot caches the installation token after the first test asks for it.
@@ -253,14 +258,7 @@ describe("webhook ingestion, end to end", () => {
       noConfig();
       pull();
       nock(API).get("/repos/Codertocat/Hello-World/collaborators/visitor/permission").reply(200, { permission: "read", role_name: "read", user: { login: "visitor" } });
-      const reply = nock(API)
-        .post("/repos/Codertocat/Hello-World/issues/1/comments", (b: { body: string }) => b.body.includes("only users with write access") && b.body.includes("@visitor"))
-        .reply(201, { id: 1, body: "…" });
-      const body = comment("/orchestrator run impl_change", "visitor", 5002);
-      await post("/api/github/webhooks", await githubHeaders("issue_comment", body, GITHUB_SECRET, "gh-2"), body);
-      await processed();
-      expect(reply.isDone()).toBe(true);
-      expect(runRequests().find((r) => r.request.event_id === "github:gh-2")).toBeUndefined();
+      await repliesWithoutRun("/orchestrator run impl_change", "visitor", 5002, "gh-2", ["only users with write access", "@visitor"]);
     });
 
     it("answers a typo with 'did you mean' and the help", async () => {
