@@ -96,10 +96,12 @@ export function gitlabIntakePorts(opts: GitlabApiOptions): ForgeIntakePorts {
     },
 
     async pullRequestHead(repo, iid) {
-      type Mr = { source_project_id: number; target_project_id: number; sha: string | null; source_branch: string; target_branch: string };
+      type Mr = { source_project_id?: number; target_project_id?: number; sha?: string | null; source_branch?: string; target_branch?: string };
       const mr = await notFoundAs(api("GET", `/projects/${project(repo)}/merge_requests/${iid}`).then((r) => r.json() as Promise<Mr>), null);
       if (!mr) return null;
-      return { is_fork: mr.source_project_id !== mr.target_project_id, head_sha: mr.sha, head_ref: mr.source_branch, base_ref: mr.target_branch };
+      // Without both project ids nobody can tell: counted as a fork's.
+      const known = typeof mr.source_project_id === "number" && typeof mr.target_project_id === "number";
+      return { is_fork: !known || mr.source_project_id !== mr.target_project_id, head_sha: mr.sha ?? null, head_ref: mr.source_branch ?? null, base_ref: mr.target_branch ?? null };
     },
 
     async postComment(repo, subject, body) {

@@ -221,9 +221,12 @@ describe("GitLab intake ports (REST v4)", () => {
     mr(1, 42);
     mr(2, 77);
     nock(GL).get("/api/v4/projects/42/merge_requests/3").reply(404, { message: "404 Not found" });
+    nock(GL).get("/api/v4/projects/42/merge_requests/4").reply(200, { iid: 4, sha: "d".repeat(40), source_branch: "x", target_branch: "main" });
     expect(await ports.pullRequestHead(repo, 1)).toEqual({ is_fork: false, head_sha: "c".repeat(40), head_ref: "fix", base_ref: "main" });
     expect(await ports.pullRequestHead(repo, 2)).toMatchObject({ is_fork: true });
     expect(await ports.pullRequestHead(repo, 3)).toBeNull();
+    // No project ids, no telling: counted as a fork's.
+    expect(await ports.pullRequestHead(repo, 4)).toMatchObject({ is_fork: true });
   });
 
   it("reads the config file from the default branch with the bot's token", async () => {

@@ -50,6 +50,7 @@ const trailingSpace = /[ \t]+$/;
 export function plainLines(text: string, source: EventSource): string[] {
   const d = dialects[source];
   const lines = text.split(/\r?\n|\r/).map((l) => l.replace(trailingSpace, ""));
+  const ahead = new Lookahead(lines);
   const out: string[] = [];
   let openFence: string | null = null;
   let wiki: string | null = null;
@@ -141,7 +142,7 @@ export function plainLines(text: string, source: EventSource): string[] {
       line = line.replace(completeComment, "");
       // An opener with no `-->` before the paragraph ends (a blank line) is literal text.
       const open = openerOutsideCode(line);
-      const closes = open >= 0 ? closingLine(lines, i + 1, (l) => l.includes("-->")) : -1;
+      const closes = open >= 0 ? ahead.commentClose(i + 1) : -1;
       if (closes >= 0) {
         hiddenThrough = closes;
         line = line.slice(0, open).replace(trailingSpace, "");
@@ -150,7 +151,7 @@ export function plainLines(text: string, source: EventSource): string[] {
     if (d.lazyQuotes) {
       // A code span may run over lines of a paragraph: a backtick run closed by one as long on a later line.
       const run = unclosedCodeSpan(line);
-      const closes = run ? closingLine(lines, i + 1, (l) => new RegExp(`(?<!\`)\`{${run.length}}(?!\`)`).test(l)) : -1;
+      const closes = run ? ahead.backtickRun(i + 1, run.length) : -1;
       if (run && closes >= 0) {
         hiddenThrough = Math.max(hiddenThrough, closes);
         line = line.slice(0, run.index).replace(trailingSpace, "");
@@ -188,16 +189,52 @@ function openerOutsideCode(line: string): number {
 }
 
 /**
- * The first line from `from` on that `test` accepts, before the paragraph ends: at a blank line,
- * or a line that starts another block (a fence, a quote, an HTML block); -1 when none.
+ * Where an inline construct opened on a line closes, before its paragraph ends (at a blank line, or
+ * a line that starts another block): -1 when it does not. Answered from arrays built once per
+ * comment, so a comment of thousands of unclosed openers costs linear time, not quadratic: the
+ * screen runs before the 202, on text anyone who may comment writes.
  */
-function closingLine(lines: readonly string[], from: number, test: (line: string) => boolean): number {
-  for (let j = from; j < lines.length; j++) {
-    const l = lines[j]!;
-    if (endsParagraph(l)) return -1;
-    if (test(l)) return j;
+class Lookahead {
+  /** paraEnd[i]: the first line at or after i that ends a paragraph (lines.length when none). */
+  private readonly paraEnd: Int32Array;
+  private readonly comments: Int32Array;
+  private readonly runs = new Map<number, Int32Array>();
+
+  constructor(private readonly lines: readonly string[]) {
+    this.paraEnd = this.nextWhere(endsParagraph);
+    this.comments = this.nextWhere((l) => l.includes("-->"));
   }
-  return -1;
+
+  /** The line from `from` on that holds a `-->`, within the paragraph. */
+  commentClose(from: number): number {
+    return this.within(from, this.comments);
+  }
+
+  /** The line from `from` on that holds a run of exactly `length` backticks, within the paragraph. */
+  backtickRun(from: number, length: number): number {
+    let next = this.runs.get(length);
+    if (!next) {
+      const run = new RegExp(`(?<!\`)\`{${length}}(?!\`)`);
+      next = this.nextWhere((l) => run.test(l));
+      this.runs.set(length, next);
+    }
+    return this.within(from, next);
+  }
+
+  private within(from: number, next: Int32Array): number {
+    if (from >= this.lines.length) return -1;
+    const j = next[from]!;
+    return j < this.paraEnd[from]! ? j : -1;
+  }
+
+  /** For each line, the first line at or after it that `test` accepts (lines.length when none). */
+  private nextWhere(test: (line: string) => boolean): Int32Array {
+    const n = this.lines.length;
+    const next = new Int32Array(n + 1);
+    next[n] = n;
+    for (let i = n - 1; i >= 0; i--) next[i] = test(this.lines[i]!) ? i : next[i + 1]!;
+    return next;
+  }
 }
 
 /** A blank line, or one that starts a block able to interrupt a paragraph (CommonMark), or underlines it as a heading. */

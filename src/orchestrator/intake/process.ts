@@ -87,12 +87,21 @@ export function eventProcessor(deps: ProcessorDeps): EventProcessor {
       return `ignored: ${event.actor.login} is a bot not listed in the repo config (bots.allow)`;
     }
 
-    const known = needsPullRequestHead(event, commands) ? await withPullRequestHead(forge, repo, event) : event;
-    if (typeof known === "string") return `ignored: ${known}`;
+    let known: Event = event;
+    if (needsPullRequestHead(event, config, commands)) {
+      // For a command, the PR is read only for someone who may start runs: a visitor's command costs
+      // no API call for it (the permission found is kept on the event for the decisions below).
+      if (event.kind === "comment_created") known = { ...event, actor: { ...event.actor, permission: await permissionOf(deps, event, repo, config) } };
+      if (event.kind !== "comment_created" || writeLevels.has(known.actor.permission!)) {
+        const read = await withPullRequestHead(forge, repo, known);
+        if (typeof read === "string") return `ignored: ${read}`;
+        known = read;
+      }
+    }
     const changedFiles = needsChangedFiles(known, config) ? await forge.changedFiles(repo, known.subject.number!) : null;
     const decisions = decide({ event: known, repo, config, jiraTransitions: deps.settings.jiraTransitions, commands, changedFiles });
     const outcomes: string[] = [];
-    for (const d of decisions) outcomes.push(await act(deps, event, repo, config, d));
+    for (const d of decisions) outcomes.push(await act(deps, known, repo, config, d));
     return outcomes.join("; ");
   };
 }

@@ -16,8 +16,8 @@ export type SlashCommand =
   | { readonly name: "cancel" | "retry"; readonly access: "write" }
   | { readonly name: "status" | "help"; readonly access: "anyone" };
 
-/** Commands that start a run (so forks, permissions and the PR's head matter). */
-export const runStartingCommands: ReadonlySet<SlashCommand["name"]> = new Set(["plan", "build", "verify", "run"]);
+/** Commands that run code of the PR/MR they are on: a new run, or a failed one again; so where the PR comes from matters. */
+export const forkGatedCommands: ReadonlySet<SlashCommand["name"]> = new Set(["plan", "build", "verify", "run", "retry"]);
 
 /** One command line of a comment: a command to act on, or a reply to give (help, "did you mean", usage). */
 export type CommandLine =

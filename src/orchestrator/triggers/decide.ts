@@ -1,9 +1,10 @@
 // Triggers: decides what an event asks for (a run request, a reply, a run command) or why it is ignored. Pure.
 import path from "node:path";
 import type { Event, EventKind, EventRepo } from "../../events/schema.js";
+import { writeLevels } from "../forge-ports.js";
 import type { RepoConfig } from "../repo-config/schema.js";
 import { subjectRef, type RunRequest, type RunType } from "../run-request.js";
-import { runStartingCommands, type CommandLine, type SlashCommand } from "./command.js";
+import { forkGatedCommands, type CommandLine, type SlashCommand } from "./command.js";
 
 export interface TriggerInput {
   readonly event: Event;
@@ -66,18 +67,28 @@ export function needsChangedFiles(event: Event, config: RepoConfig): boolean {
 }
 
 /**
- * Whether the PR/MR a comment is on must be read from the forge before deciding: a command would
- * start a run, and the event does not say where the PR comes from (GitHub's issue_comment on a PR
- * carries no head; a fork's code must not run unless the repo config allows it).
+ * Whether the PR/MR an event is about must be read from the forge before deciding: the event does
+ * not say where the PR comes from (GitHub's issue_comment on a PR carries no head; a GitLab hook
+ * may leave the project ids out), and a fork's code must not run unless the repo config allows it.
+ * Only when it can matter: runs on forks are off, and the event could start one (for a comment, a
+ * command that runs the PR's code, with slash commands on).
  */
-export function needsPullRequestHead(event: Event, commands: readonly CommandLine[]): boolean {
-  return (
-    event.kind === "comment_created" &&
-    isPullRequest(event.subject) &&
-    event.subject.is_fork === null &&
-    event.subject.number !== null &&
-    commands.some((c) => c.type === "command" && runStartingCommands.has(c.command.name))
-  );
+export function needsPullRequestHead(event: Event, config: RepoConfig, commands: readonly CommandLine[]): boolean {
+  if (!isPullRequest(event.subject) || event.subject.is_fork !== null || event.subject.number === null || config.forks.allow_runs) return false;
+  if (event.kind === "comment_created") return config.triggers.commands && commands.some((c) => c.type === "command" && forkGatedCommands.has(c.command.name));
+  return triggeringKinds.has(event.kind) && event.kind !== "review_submitted" && event.kind !== "status_transitioned";
+}
+
+/**
+ * Runs on forks are off and this PR/MR is a fork's, or nobody could tell: unknown origin is not
+ * "not a fork". Someone known to lack write access is told that instead (by the permission check
+ * the decision goes through), not about forks.
+ */
+function forkBarred(input: TriggerInput): boolean {
+  const s = input.event.subject;
+  const p = input.event.actor.permission;
+  if (p !== null && !writeLevels.has(p)) return false;
+  return !input.config.forks.allow_runs && isPullRequest(s) && s.is_fork !== false;
 }
 
 function isPullRequest(s: Event["subject"]): boolean {
@@ -128,8 +139,12 @@ function configuredLabel(configured: readonly string[], label: string, forge: Ev
  * start one (a label they add, a command they type).
  */
 function forkGate(input: TriggerInput, d: Extract<Decision, { type: "run" }>, askedByPerson: boolean): Decision[] {
-  if (!input.event.subject.is_fork) return [d];
-  if (!input.config.forks.allow_runs) return [{ type: "ignored", reason: "PR/MR comes from a fork and the repo config does not allow runs on forks (forks.allow_runs)" }];
+  const s = input.event.subject;
+  if (!isPullRequest(s) || s.is_fork === false) return [d];
+  if (forkBarred(input)) {
+    const why = s.is_fork ? "PR/MR comes from a fork" : "could not tell whether the PR/MR comes from a fork";
+    return [{ type: "ignored", reason: `${why} and the repo config does not allow runs on forks (forks.allow_runs)` }];
+  }
   if (!askedByPerson) return [{ type: "ignored", reason: "PR/MR comes from a fork: runs start only when a maintainer asks (label or command)" }];
   return [{ ...d, access: "write" }];
 }
@@ -165,6 +180,9 @@ function commandDecisions(input: TriggerInput): Decision[] {
         return { type: "status" };
       case "help":
         return { type: "ignored", reason: "help is answered by the command reader" };
+      case "retry":
+        // A retry runs the PR's code again: the same fork rule as a new run.
+        return forkBarred(input) ? forkReply(input.event.subject) : { type: "control", command: cmd };
       default:
         return { type: "control", command: cmd };
     }
@@ -172,9 +190,10 @@ function commandDecisions(input: TriggerInput): Decision[] {
 }
 
 function forkCommand(input: TriggerInput, d: Extract<Decision, { type: "run" }>): Decision {
-  const s = input.event.subject;
-  if (input.config.forks.allow_runs || !isPullRequest(s) || s.is_fork === false) return { ...d, access: "write" };
-  // Unknown is not "not a fork": a PR's origin the forge did not tell is treated as a fork's.
+  return forkBarred(input) ? forkReply(input.event.subject) : { ...d, access: "write" };
+}
+
+function forkReply(s: Event["subject"]): Decision {
   return {
     type: "reply",
     reason: s.is_fork ? "runs on forks are off" : "PR/MR origin unknown",

@@ -250,13 +250,14 @@ describe("webhook ingestion, end to end", () => {
     it("starts nothing from a maintainer's command on a fork's PR, and says why", async () => {
       noConfig();
       pull("someone/Hello-World");
+      nock(API).get("/repos/Codertocat/Hello-World/collaborators/Codertocat/permission").reply(200, { permission: "admin", role_name: "admin", user: { login: "Codertocat" } });
       await repliesWithoutRun("/orchestrator build", "Codertocat", 5005, "gh-fork", ["comes from a fork", "forks.allow_runs"]);
     });
 
     // Probot caches the installation token after the first test asks for it.
     it("tells a read-only user who can start runs", async () => {
       noConfig();
-      pull();
+      // Asked once, and no PR read for someone who may not start runs.
       nock(API).get("/repos/Codertocat/Hello-World/collaborators/visitor/permission").reply(200, { permission: "read", role_name: "read", user: { login: "visitor" } });
       await repliesWithoutRun("/orchestrator run impl_change", "visitor", 5002, "gh-2", ["only users with write access", "@visitor"]);
     });

@@ -134,10 +134,15 @@ describe("triggers", () => {
     const unknown = comment("/orchestrator build", true, null);
     expect(unknown.subject.is_fork).toBeNull();
     const commands = parseCommands(unknown.text!, "github");
-    expect(needsPullRequestHead(unknown, commands)).toBe(true);
-    expect(needsPullRequestHead(comment("/orchestrator build"), commands)).toBe(false);
-    expect(needsPullRequestHead(unknown, parseCommands("/orchestrator status", "github"))).toBe(false);
-    expect(needsPullRequestHead(comment("/orchestrator build", false), commands)).toBe(false);
+    const config = RepoConfig.parse({});
+    expect(needsPullRequestHead(unknown, config, commands)).toBe(true);
+    expect(needsPullRequestHead(comment("/orchestrator build"), config, commands)).toBe(false);
+    expect(needsPullRequestHead(unknown, config, parseCommands("/orchestrator status", "github"))).toBe(false);
+    expect(needsPullRequestHead(unknown, config, parseCommands("/orchestrator retry", "github"))).toBe(true);
+    expect(needsPullRequestHead(comment("/orchestrator build", false), config, commands)).toBe(false);
+    // Nothing to find out when runs on forks are allowed, or commands are off.
+    expect(needsPullRequestHead(unknown, RepoConfig.parse({ forks: { allow_runs: true } }), commands)).toBe(false);
+    expect(needsPullRequestHead(unknown, RepoConfig.parse({ triggers: { commands: false } }), commands)).toBe(false);
     expect(summary(run(unknown))).toEqual(["reply"]);
     expect((run(unknown)[0] as Extract<Decision, { type: "reply" }>).body).toContain("could not tell whether this PR/MR comes from a fork");
     const fork = comment("/orchestrator build", true, { is_fork: true });
@@ -145,6 +150,23 @@ describe("triggers", () => {
     expect(summary(run(fork, { forks: { allow_runs: true } }))).toEqual(["run impl_change command:build write until build"]);
     // A command on an issue is no PR's: nothing to read.
     expect(summary(run(comment("/orchestrator build", false)))).toEqual(["run impl_change command:build write until build"]);
+  });
+
+  it("retries a failed run on a fork's PR (or one of unknown origin) only when forks.allow_runs", () => {
+    const retry = (head: { is_fork: boolean } | null) => comment("/orchestrator retry", true, head);
+    expect(summary(run(retry({ is_fork: false })))).toEqual(["control retry"]);
+    expect((run(retry({ is_fork: true }))[0] as Extract<Decision, { type: "reply" }>).body).toContain("comes from a fork");
+    expect((run(retry(null))[0] as Extract<Decision, { type: "reply" }>).body).toContain("could not tell");
+    expect(summary(run(retry({ is_fork: true }), { forks: { allow_runs: true } }))).toEqual(["control retry"]);
+  });
+
+  it("treats a labelled PR/MR of unknown origin as a fork's", () => {
+    const pr = github("pull_request", "labeled", (p) => {
+      p["label"] = { name: "orchestrator:impl" };
+    });
+    const unknown = { ...pr, subject: { ...pr.subject, is_fork: null } };
+    expect(needsPullRequestHead(unknown, RepoConfig.parse({}), [])).toBe(true);
+    expect(summary(run(unknown))).toEqual(["ignored: could not tell whether the PR/MR comes from a fork and the repo config does not allow runs on forks (forks.allow_runs)"]);
   });
 
   it("derives the same idempotency key for the same trigger, a different one for another", () => {
