@@ -61,6 +61,8 @@ export function plainLines(text: string, source: EventSource): string[] {
   let hiddenThrough = -1;
   /** The previous line was quoted text, which a non-blank line right after continues. */
   let lazyQuote = false;
+  /** A fence opened inside a quote: it ends with its closing fence or with the quote. */
+  let quoteFence: string | null = null;
   /** Inside an HTML block that runs to the next blank line (CommonMark types 6 and 7), and in an unclosed comment there. */
   let htmlToBlank = false;
   let htmlCommentOpen = false;
@@ -110,7 +112,8 @@ export function plainLines(text: string, source: EventSource): string[] {
       continue;
     }
     // Lazy continuation goes on until something ends the quote's paragraph.
-    if (lazyQuote && !endsParagraph(line)) continue;
+    if (lazyQuote && !interruptsParagraph(line)) continue;
+    const quotedParagraphOpen: boolean = lazyQuote;
     lazyQuote = false;
     if (blank) inParagraph = false;
     if (d.wikiBlocks) {
@@ -125,9 +128,18 @@ export function plainLines(text: string, source: EventSource): string[] {
       continue;
     }
     if (quoted.test(line)) {
-      lazyQuote = d.lazyQuotes && line.replace(/^ {0,3}>[ >]*/, "").trim() !== "";
+      // Only a quoted paragraph goes on lazily: not a quoted heading, rule, fence, code or HTML.
+      const content = line.replace(/^( {0,3}> ?)+/, "");
+      const f = fence.exec(content);
+      if (quoteFence) {
+        if (f && f[1]![0] === quoteFence[0] && f[1]!.length >= quoteFence.length && content.replace(/^ +/, "") === f[1]) quoteFence = null;
+      } else if (f) quoteFence = f[1]!;
+      // Within a quoted paragraph, an indented or lone-tag line continues it (neither interrupts a paragraph).
+      const paragraph: boolean = isParagraphText(content) || (quotedParagraphOpen && content.trim() !== "" && !interruptsParagraph(content));
+      lazyQuote = d.lazyQuotes && !quoteFence && !f && paragraph;
       continue;
     }
+    quoteFence = null;
     if (indentedCode.test(line)) continue;
     if (d.htmlComments) {
       if (htmlBlockStart.test(line)) {
@@ -237,8 +249,11 @@ class Lookahead {
   }
 }
 
-/** A blank line, or one that starts a block able to interrupt a paragraph (CommonMark), or underlines it as a heading. */
-function endsParagraph(line: string): boolean {
+const atxHeading = /^ {0,3}#{1,6}([ \t]|$)/;
+const thematicBreak = /^ {0,3}([-*_])([ \t]*\1){2,}[ \t]*$/;
+
+/** A blank line, or one that starts a block able to interrupt a paragraph (CommonMark). */
+function interruptsParagraph(line: string): boolean {
   return (
     line.trim() === "" ||
     fence.test(line) ||
@@ -247,14 +262,36 @@ function endsParagraph(line: string): boolean {
     rawBlockStart.test(line) ||
     blockTagStart.test(line) ||
     /^ {0,3}([*+-]|1[.)])[ \t]+\S/.test(line) ||
-    /^ {0,3}#{1,6}([ \t]|$)/.test(line) ||
-    /^ {0,3}(([-*_])([ \t]*\2){2,}|=+)[ \t]*$/.test(line)
+    atxHeading.test(line) ||
+    thematicBreak.test(line)
+  );
+}
+
+/** What ends a paragraph: a line that interrupts it, or a setext underline that makes it a heading. */
+function endsParagraph(line: string): boolean {
+  return interruptsParagraph(line) || /^ {0,3}=+[ \t]*$/.test(line);
+}
+
+/** Quoted text that is a paragraph's (which the next line may continue lazily), not a heading, rule, code or HTML. */
+function isParagraphText(content: string): boolean {
+  return (
+    content.trim() !== "" &&
+    !indentedCode.test(content) &&
+    !atxHeading.test(content) &&
+    !thematicBreak.test(content) &&
+    !htmlBlockStart.test(content) &&
+    !rawBlockStart.test(content) &&
+    !blockTagStart.test(content) &&
+    !loneTag.test(content)
   );
 }
 
 /** A backtick run on `line` that no run of the same length closes on it: where a code span over lines may open. */
 function unclosedCodeSpan(line: string): { index: number; length: number } | null {
-  const masked = line.replace(codeSpan, (m) => " ".repeat(m.length));
+  // A heading is one line: a span cannot run on from it. Escaped backticks and ones inside a tag open nothing.
+  if (atxHeading.test(line)) return null;
+  const blank = (m: string) => " ".repeat(m.length);
+  const masked = line.replace(/\\`/g, blank).replace(/<[A-Za-z/][^<>]*>/g, blank).replace(codeSpan, blank);
   const m = /`+/.exec(masked);
   return m ? { index: m.index, length: m[0].length } : null;
 }

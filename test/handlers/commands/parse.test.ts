@@ -8,6 +8,7 @@ import type { EventSource } from "../../../src/events/schema.js";
 const commands = (text: string, source: EventSource = "github") => parseCommands(text, source).map((c) => (c.type === "command" ? c.command : { reply: c.reason }));
 const plan = { name: "plan", access: "write" };
 const build = { name: "build", access: "write" };
+const retry = { name: "retry", access: "write" };
 
 describe("slash command parser", () => {
   it.each([
@@ -80,6 +81,18 @@ describe("slash command parser", () => {
     // Markdown's lazy continuation: a line right after quoted text is still in the quote.
     ["github", "> what about the tests?\n/orchestrator build\n\n/orchestrator plan", [plan]],
     ["jira", "> what about the tests?\n/orchestrator plan", [plan]],
+    // Only a quoted paragraph goes on lazily: a reply that quotes a log, a heading or a rule, then commands.
+    ["github", "> a\n===\n/orchestrator build", []],
+    ["github", "> ```\n> boom\n> ```\n/orchestrator retry", [retry]],
+    ["github", "> ```\n> boom\n/orchestrator retry", [retry]],
+    ["github", "> ### :x: Run failed\n/orchestrator retry", [retry]],
+    ["github", "> ---\n/orchestrator retry", [retry]],
+    ["github", ">     stack trace\n/orchestrator retry", [retry]],
+    ["github", "> <img src=x>\n/orchestrator retry", [retry]],
+    // A heading is one line, an escaped backtick or one in a tag opens no code span.
+    ["github", "## Don't use `\n/orchestrator build\nthe ` key", [build]],
+    ["github", "a \\` b\n/orchestrator build\nc ` d", [build]],
+    ["github", "<span title=\"`\">x</span>\n/orchestrator build\nz ` w", [build]],
     ["github", "> a quote\n```\n\n/orchestrator build\n```\n/orchestrator plan", [plan]],
     // Raw-text HTML blocks and code spans over lines are code too.
     ["github", "<pre>\n/orchestrator build\n</pre>\n/orchestrator plan", [plan]],
