@@ -25,16 +25,16 @@ const INSTALLATION_TTL_MS = 10 * 60_000;
  */
 const RECHECK_AFTER_MS = 60_000;
 
-/**
- * The installation a client was made for is gone: its token cannot be minted (404 from
- * `POST /app/installations/{id}/access_tokens`) or was revoked (401 Bad credentials), as after the
- * App is uninstalled or reinstalled (which gives a new id). Not to be read as "no such file/user".
- */
 /** A repository's own 404 (no such file, not a collaborator), as opposed to an installation that is gone. */
 function notFound(err: unknown): boolean {
   return status(err) === 404 && !installationGone(err);
 }
 
+/**
+ * The installation a client was made for is gone: its token cannot be minted (404 from
+ * `POST /app/installations/{id}/access_tokens`) or was revoked (401 Bad credentials), as after the
+ * App is uninstalled or reinstalled (which gives a new id). Not to be read as "no such file/user".
+ */
 function installationGone(err: unknown): boolean {
   const s = status(err);
   if (s === 401) return true;
@@ -42,26 +42,32 @@ function installationGone(err: unknown): boolean {
   return s === 404 && typeof url === "string" && /\/app\/installations\/\d+\/access_tokens$/.test(url);
 }
 
+/** An installation id looked up for a repo, and when. */
+type Kept = { readonly id: number; readonly at: number };
+
 export function githubIntakePorts(probot: Probot, now: () => number = Date.now): ForgeIntakePorts {
   /** Installation ids of repos known only by name (Jira mappings), so each event does not look them up again. */
-  const installations = new Map<string, { readonly id: number; readonly at: number }>();
+  const installations = new Map<string, Kept>();
 
-  /** An installation client; a repo known only by name (a Jira mapping) is looked up through the App. */
-  async function client(repo: EventRepo): Promise<Octokit> {
-    if (repo.installation_id) return (await probot.auth(repo.installation_id)) as Octokit;
+  /**
+   * An installation client, and for a repo known only by name (a Jira mapping, looked up through
+   * the App) the kept installation it was made for.
+   */
+  async function client(repo: EventRepo): Promise<{ octokit: Octokit; kept?: Kept }> {
+    if (repo.installation_id) return { octokit: (await probot.auth(repo.installation_id)) as Octokit };
     const key = repo.full_path.toLowerCase();
-    const known = installations.get(key);
-    if (known && now() - known.at < INSTALLATION_TTL_MS) return (await probot.auth(known.id)) as Octokit;
-    const app = (await probot.auth()) as Octokit;
-    let id: number;
-    try {
-      id = (await app.rest.apps.getRepoInstallation(ownerRepo(repo.full_path))).data.id;
-    } catch (err) {
-      if (status(err) === 404) throw new Error(`the GitHub App is not installed on ${repo.full_path}: install it there, or map the Jira project to a repository it is installed on`, { cause: err });
-      throw err;
+    let kept = installations.get(key);
+    if (!kept || now() - kept.at >= INSTALLATION_TTL_MS) {
+      const app = (await probot.auth()) as Octokit;
+      try {
+        kept = { id: (await app.rest.apps.getRepoInstallation(ownerRepo(repo.full_path))).data.id, at: now() };
+      } catch (err) {
+        if (status(err) === 404) throw new Error(`the GitHub App is not installed on ${repo.full_path}: install it there, or map the Jira project to a repository it is installed on`, { cause: err });
+        throw err;
+      }
+      installations.set(key, kept);
     }
-    installations.set(key, { id, at: now() });
-    return (await probot.auth(id)) as Octokit;
+    return { octokit: (await probot.auth(kept.id)) as Octokit, kept };
   }
 
   /**
@@ -72,33 +78,27 @@ export function githubIntakePorts(probot: Probot, now: () => number = Date.now):
    * 404 stands).
    */
   async function withClient<T>(repo: EventRepo, fn: (octokit: Octokit) => Promise<T>, ifNotFound?: () => T): Promise<T> {
-    const attempt = async (octokit: Octokit): Promise<T> => {
-      try {
-        return await fn(octokit);
-      } catch (err) {
-        if (ifNotFound && notFound(err)) return ifNotFound();
-        throw err;
-      }
+    const settle = (err: unknown): T => {
+      if (ifNotFound && notFound(err)) return ifNotFound();
+      throw err;
     };
-    if (repo.installation_id) return attempt(await client(repo));
-    const key = repo.full_path.toLowerCase();
-    let kept: { readonly id: number; readonly at: number } | undefined;
+    const first = await client(repo);
     try {
-      const octokit = await client(repo);
-      kept = installations.get(key);
-      return await fn(octokit);
+      return await fn(first.octokit);
     } catch (err) {
+      const kept = first.kept;
+      if (!kept) return settle(err);
       const gone = installationGone(err);
-      const stale404 = notFound(err) && kept !== undefined && now() - kept.at >= RECHECK_AFTER_MS;
-      const settled = () => {
-        if (ifNotFound && notFound(err)) return ifNotFound();
-        throw err;
-      };
-      if (!gone && !stale404) return settled();
-      installations.delete(key);
-      const octokit = await client(repo);
-      if (!gone && installations.get(key)?.id === kept?.id) return settled();
-      return attempt(octokit);
+      if (!gone && !(notFound(err) && now() - kept.at >= RECHECK_AFTER_MS)) return settle(err);
+      // Only this entry: a lookup another call made meanwhile stays.
+      if (installations.get(repo.full_path.toLowerCase()) === kept) installations.delete(repo.full_path.toLowerCase());
+      const again = await client(repo);
+      if (!gone && again.kept?.id === kept.id) return settle(err);
+      try {
+        return await fn(again.octokit);
+      } catch (e) {
+        return settle(e);
+      }
     }
   }
 
