@@ -8,18 +8,21 @@ import type { EventSource } from "../../events/schema.js";
  * as Markdown fences and `>` quotes (src/events/jira.ts), so those are read for every source.
  */
 interface Dialect {
-  readonly htmlComments: boolean;
-  /** Markdown's lazy continuation: a line right after quoted text, with no `>`, is still in the quote. */
-  readonly lazyQuotes: boolean;
+  /**
+   * CommonMark: HTML blocks and comments, code spans over lines, and lazy continuation (a line right
+   * after a quoted paragraph, with no `>`, is still in the quote).
+   */
+  readonly markdown: boolean;
+  /** GitLab's `>>>` multi-line quotes. */
   readonly multiLineQuotes: boolean;
+  /** Jira's `{code}`, `{noformat}`, `{quote}` and `bq.`. */
   readonly wikiBlocks: boolean;
 }
 
-// `htmlComments` covers HTML blocks in general: comments and raw-text blocks (`<pre>` and the like).
 const dialects: Record<EventSource, Dialect> = {
-  github: { htmlComments: true, lazyQuotes: true, multiLineQuotes: false, wikiBlocks: false },
-  gitlab: { htmlComments: true, lazyQuotes: true, multiLineQuotes: true, wikiBlocks: false },
-  jira: { htmlComments: false, lazyQuotes: false, multiLineQuotes: false, wikiBlocks: true },
+  github: { markdown: true, multiLineQuotes: false, wikiBlocks: false },
+  gitlab: { markdown: true, multiLineQuotes: true, wikiBlocks: false },
+  jira: { markdown: false, multiLineQuotes: false, wikiBlocks: true },
 };
 
 // Structure is read on the raw characters, as the renderers do: a no-break or zero-width space
@@ -59,7 +62,7 @@ export function plainLines(text: string, source: EventSource): string[] {
   let htmlBlock: RegExp | null = null;
   /** The last line an inline construct opened on an earlier line (a comment, a code span) spans: hidden through it. */
   let hiddenThrough = -1;
-  /** The previous line was quoted text, which a non-blank line right after continues. */
+  /** The previous line was quoted paragraph text, which a line right after continues unless it starts a block. */
   let lazyQuote = false;
   /** A fence opened inside a quote: it ends with its closing fence or with the quote. */
   let quoteFence: string | null = null;
@@ -79,8 +82,7 @@ export function plainLines(text: string, source: EventSource): string[] {
     // What follows such a construct on its last line continues a paragraph: it does not start a line.
     if (i <= hiddenThrough) continue;
     if (openFence) {
-      const m = fence.exec(line);
-      if (m && m[1]![0] === openFence[0] && m[1]!.length >= openFence.length && line.replace(/^ +/, "") === m[1]) openFence = null;
+      if (closesFence(line, openFence)) openFence = null;
       continue;
     }
     if (wiki) {
@@ -106,7 +108,7 @@ export function plainLines(text: string, source: EventSource): string[] {
       openFence = f[1]!;
       continue;
     }
-    if (d.htmlComments && (blockTagStart.test(line) || (!inParagraph && !lazyQuote && loneTag.test(line) && !rawBlockStart.test(line)))) {
+    if (d.markdown && (blockTagStart.test(line) || (!inParagraph && !lazyQuote && loneTag.test(line) && !rawBlockStart.test(line)))) {
       lazyQuote = inParagraph = false;
       htmlToBlank = true;
       continue;
@@ -132,16 +134,16 @@ export function plainLines(text: string, source: EventSource): string[] {
       const content = line.replace(/^( {0,3}> ?)+/, "");
       const f = fence.exec(content);
       if (quoteFence) {
-        if (f && f[1]![0] === quoteFence[0] && f[1]!.length >= quoteFence.length && content.replace(/^ +/, "") === f[1]) quoteFence = null;
+        if (closesFence(content, quoteFence)) quoteFence = null;
       } else if (f) quoteFence = f[1]!;
       // Within a quoted paragraph, an indented or lone-tag line continues it (neither interrupts a paragraph).
       const paragraph: boolean = isParagraphText(content) || (quotedParagraphOpen && content.trim() !== "" && !interruptsParagraph(content));
-      lazyQuote = d.lazyQuotes && !quoteFence && !f && paragraph;
+      lazyQuote = d.markdown && !quoteFence && !f && paragraph;
       continue;
     }
     quoteFence = null;
     if (indentedCode.test(line)) continue;
-    if (d.htmlComments) {
+    if (d.markdown) {
       if (htmlBlockStart.test(line)) {
         const after = line.slice(line.indexOf("<!--") + 4);
         if (!/^-?>/.test(after) && !after.includes("-->")) htmlBlock = /-->/;
@@ -154,18 +156,16 @@ export function plainLines(text: string, source: EventSource): string[] {
       line = line.replace(completeComment, "");
       // An opener with no `-->` before the paragraph ends (a blank line) is literal text.
       const open = openerOutsideCode(line);
-      const closes = open >= 0 ? ahead.commentClose(i + 1) : -1;
-      if (closes >= 0) {
-        hiddenThrough = closes;
+      const commentEnd = open >= 0 ? ahead.commentClose(i + 1) : -1;
+      if (commentEnd >= 0) {
+        hiddenThrough = commentEnd;
         line = line.slice(0, open).replace(trailingSpace, "");
       }
-    }
-    if (d.lazyQuotes) {
       // A code span may run over lines of a paragraph: a backtick run closed by one as long on a later line.
       const run = unclosedCodeSpan(line);
-      const closes = run ? ahead.backtickRun(i + 1, run.length) : -1;
-      if (run && closes >= 0) {
-        hiddenThrough = Math.max(hiddenThrough, closes);
+      const spanEnd = run ? ahead.backtickRun(i + 1, run.length) : -1;
+      if (run && spanEnd >= 0) {
+        hiddenThrough = Math.max(hiddenThrough, spanEnd);
         line = line.slice(0, run.index).replace(trailingSpace, "");
       }
     }
@@ -173,6 +173,12 @@ export function plainLines(text: string, source: EventSource): string[] {
     out.push(line);
   }
   return out;
+}
+
+/** Whether `line` closes the fence `open`: the same character, at least as long, and nothing else on the line. */
+function closesFence(line: string, open: string): boolean {
+  const m = fence.exec(line);
+  return m !== null && m[1]![0] === open[0] && m[1]!.length >= open.length && line.replace(/^ +/, "") === m[1];
 }
 
 /**
