@@ -3,7 +3,7 @@ import type { Config } from "../config.js";
 import { sha256Hex } from "../events/index.js";
 import { HttpError } from "./http-error.js";
 import { matchesAnySecret } from "./secrets-compare.js";
-import { requiredHeader, type WebhookVendor } from "./webhook-route.js";
+import { optionalHeader, requiredHeader, type WebhookVendor } from "./webhook-route.js";
 
 export function gitlabWebhooks(config: Config["gitlab"]): WebhookVendor {
   const tokens = [config.webhookToken, config.webhookTokenPrevious];
@@ -20,12 +20,8 @@ export function gitlabWebhooks(config: Config["gitlab"]): WebhookVendor {
       }
     },
     identify(request, _payload, rawBody) {
-      const header = (name: string) => {
-        const v = request.headers[name];
-        return typeof v === "string" && v.length > 0 ? v : undefined;
-      };
       // GitLab retries a delivery with the same Idempotency-Key (16.x+); older versions only send the event UUID.
-      const id = header("idempotency-key") ?? header("x-gitlab-event-uuid") ?? `sha256-${sha256Hex(rawBody)}`;
+      const id = optionalHeader(request, "Idempotency-Key") ?? optionalHeader(request, "X-Gitlab-Event-UUID") ?? `sha256-${sha256Hex(rawBody)}`;
       return { id, name: requiredHeader(request, "X-Gitlab-Event", "GitLab's event name, e.g. Merge Request Hook") };
     },
   };

@@ -4,7 +4,7 @@ import { sha256Hex } from "../events/index.js";
 import { HttpError } from "./http-error.js";
 import { hmacSha256Check } from "./hmac-signature.js";
 import { matchesAnySecret } from "./secrets-compare.js";
-import type { WebhookVendor } from "./webhook-route.js";
+import { optionalHeader, type WebhookVendor } from "./webhook-route.js";
 
 export function jiraWebhooks(config: Config["jira"]): WebhookVendor {
   const secrets = [config.webhookSecret, config.webhookSecretPrevious];
@@ -30,8 +30,7 @@ export function jiraWebhooks(config: Config["jira"]): WebhookVendor {
       );
     },
     identify(request, payload, rawBody) {
-      const h = request.headers["x-atlassian-webhook-identifier"];
-      const id = typeof h === "string" && h.length > 0 ? h : `sha256-${sha256Hex(rawBody)}`;
+      const id = optionalHeader(request, "X-Atlassian-Webhook-Identifier") ?? `sha256-${sha256Hex(rawBody)}`;
       const event = (payload as { webhookEvent?: unknown } | null)?.webhookEvent;
       if (typeof event !== "string" || event.length === 0) {
         throw new HttpError(400, "invalid_payload", "Jira payload has no webhookEvent field; is this a Jira webhook?");

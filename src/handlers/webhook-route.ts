@@ -86,10 +86,16 @@ function flatHeaders(headers: FastifyRequest["headers"]): Record<string, string>
   return out;
 }
 
-/** A header that must be present, as a string, or a 400 naming it. */
-export function requiredHeader(request: FastifyRequest, name: string, what: string): string {
+/** A header's value, the first when repeated; undefined when absent or empty. */
+export function optionalHeader(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name.toLowerCase()];
   const s = Array.isArray(v) ? v[0] : v;
+  return s ? s : undefined;
+}
+
+/** A header that must be present, as a string, or a 400 naming it. */
+export function requiredHeader(request: FastifyRequest, name: string, what: string): string {
+  const s = optionalHeader(request, name);
   if (!s) throw new HttpError(400, "missing_header", `Missing ${name} header (${what}).`);
   return s;
 }

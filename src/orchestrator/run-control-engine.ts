@@ -67,9 +67,13 @@ function mayDecide(approvers: RunControlTarget["approvers"], item: string, login
   return listed.length === 0 || listed.some((l) => l.toLowerCase() === login.toLowerCase());
 }
 
+/** The approvers the repo config names for `item`, as mentions. */
+function approversOf(approvers: RunControlTarget["approvers"], item: string): string {
+  return approvers[item as keyof typeof approvers].map((l) => `@${l}`).join(", ");
+}
+
 function notApprover(approvers: RunControlTarget["approvers"], item: string, who: string): string {
-  const listed = approvers[item as keyof typeof approvers];
-  return `Sorry @${who}, only ${listed.map((l) => `@${l}`).join(", ")} may decide **${item}** on this repository (\`approvers.${item}\` in the repo config), so nothing was changed.`;
+  return `Sorry @${who}, only ${approversOf(approvers, item)} may decide **${item}** on this repository (\`approvers.${item}\` in the repo config), so nothing was changed.`;
 }
 
 /**
@@ -86,7 +90,7 @@ async function applyReview(deps: EngineRunControlDeps, review: ReviewDecision, t
   const remaining = progress?.remaining ?? [];
   const mine = remaining.filter((item) => mayDecide(target.approvers, item, who));
   if (mine.length === 0)
-    return `@${who} approved, but the checklist items still open on run \`${runId}\` (${remaining.join(", ")}) need approval from ${remaining.map((i) => target.approvers[i as keyof RunControlTarget["approvers"]].map((l) => `@${l}`).join(", ")).join("; ")}, so nothing was changed.`;
+    return `@${who} approved, but the checklist items still open on run \`${runId}\` (${remaining.join(", ")}) need approval from ${remaining.map((i) => approversOf(target.approvers, i)).join("; ")}, so nothing was changed.`;
   // Item by item, never "everything open": the approval may change between this read and the
   // decision (a timed-out step retried with a fresh checklist), and must not then take in items
   // this reviewer may not decide.

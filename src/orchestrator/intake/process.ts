@@ -87,17 +87,8 @@ export function eventProcessor(deps: ProcessorDeps): EventProcessor {
       return `ignored: ${event.actor.login} is a bot not listed in the repo config (bots.allow)`;
     }
 
-    let known: Event = event;
-    if (needsPullRequestHead(event, config, commands)) {
-      // For a command, the PR is read only for someone who may start runs: a visitor's command costs
-      // no API call for it (the permission found is kept on the event for the decisions below).
-      if (event.kind === "comment_created") known = { ...event, actor: { ...event.actor, permission: await permissionOf(deps, event, repo, config) } };
-      if (event.kind !== "comment_created" || writeLevels.has(known.actor.permission!)) {
-        const read = await withPullRequestHead(forge, repo, known);
-        if (typeof read === "string") return `ignored: ${read}`;
-        known = read;
-      }
-    }
+    const known = await withPullRequestOrigin(deps, repo, config, event, commands);
+    if (typeof known === "string") return `ignored: ${known}`;
     const changedFiles = needsChangedFiles(known, config) ? await forge.changedFiles(repo, known.subject.number!) : null;
     const decisions = decide({ event: known, repo, config, jiraTransitions: deps.settings.jiraTransitions, commands, changedFiles });
     const outcomes: string[] = [];
@@ -106,11 +97,22 @@ export function eventProcessor(deps: ProcessorDeps): EventProcessor {
   };
 }
 
-/** The event with its PR/MR's head and fork origin read from the forge, or why there is none. */
-async function withPullRequestHead(forge: ForgeIntakePorts, repo: EventRepo, event: Event): Promise<Event | string> {
-  const head = await forge.pullRequestHead(repo, event.subject.number!);
-  if (!head) return `${repo.full_path} has no PR/MR ${event.subject.number} (or the orchestrator cannot see it)`;
-  return { ...event, subject: { ...event.subject, ...head } };
+/**
+ * The event with its PR/MR's head and fork origin read from the forge when deciding needs them
+ * (needsPullRequestHead), or why there is no such PR. For a command, the PR is read only for
+ * someone who may start runs, so a visitor's command costs no API call for it; the permission
+ * found is kept on the event for the decisions.
+ */
+async function withPullRequestOrigin(deps: ProcessorDeps, repo: EventRepo, config: RepoConfig, event: Event, commands: readonly CommandLine[]): Promise<Event | string> {
+  if (!needsPullRequestHead(event, config, commands)) return event;
+  let known = event;
+  if (event.kind === "comment_created") {
+    known = { ...event, actor: { ...event.actor, permission: await permissionOf(deps, event, repo, config) } };
+    if (!writeLevels.has(known.actor.permission!)) return known;
+  }
+  const head = await deps.forges[repo.forge].pullRequestHead(repo, known.subject.number!);
+  if (!head) return `${repo.full_path} has no PR/MR ${known.subject.number} (or the orchestrator cannot see it)`;
+  return { ...known, subject: { ...known.subject, ...head } };
 }
 
 async function act(deps: ProcessorDeps, event: Event, repo: EventRepo, config: RepoConfig, d: Decision): Promise<string> {
