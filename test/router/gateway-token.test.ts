@@ -1,4 +1,5 @@
 // Gateway tokens: verified once, then remembered until their expiry, which is checked on every call.
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { GatewayTokens } from "../../src/router/gateway-token.js";
 
@@ -34,7 +35,15 @@ describe("gateway tokens", () => {
     const ours = new GatewayTokens(key(7), 600);
     const theirs = new GatewayTokens(key(9), 600);
     expect(await ours.verify(await theirs.mint(claims))).toEqual({ ok: false, reason: "token signature is not ours" });
-    expect(await ours.verify("not.a.jwt")).toMatchObject({ ok: false });
+    expect(await ours.verify("not.a.jwt")).toEqual({ ok: false, reason: expect.stringMatching(/^token rejected: /) });
+    // Signed with our key, for our issuer and audience, but carrying no run.
+    const runless = await new SignJWT({ sub: "someone" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("scintilla-orchestrator")
+      .setAudience("model-gateway")
+      .setExpirationTime("10m")
+      .sign(key(7));
+    expect(await ours.verify(runless)).toEqual({ ok: false, reason: "token lacks run claims (run_id, role, run_type, repo)" });
   });
 
   it("keeps a bounded number of verified tokens and verifies the ones it forgot in full again", async () => {

@@ -49,7 +49,11 @@ export interface StartResult {
 
 export interface WorkflowEngine {
   readonly backend: "embedded" | "step-functions";
-  /** Starts a run for the request; the same idempotency key always yields the same single run. */
+  /**
+   * Starts a run for the request; the same idempotency key always yields the same single run. The
+   * request is typed data its producer validated (triggers, slash commands, the API): engines do
+   * not parse it again.
+   */
   start(request: RunRequest): Promise<StartResult>;
   /**
    * Applies a decision to a run parked at an approval step: `approved` resumes it once every

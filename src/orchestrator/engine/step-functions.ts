@@ -22,7 +22,7 @@ import { GetFunctionConfigurationCommand, type LambdaClient } from "@aws-sdk/cli
 import { REJECTED_ERROR } from "../activities/port.js";
 import { recorder } from "../activities/dispatcher.js";
 import { LedgerConflictError, terminalStatuses, type Ledger, type RunStatus } from "../ledger/port.js";
-import { RunRequest } from "../run-request.js";
+import type { RunRequest } from "../run-request.js";
 import { WorkflowCatalog } from "../workflows/index.js";
 import { approvalProgress, decisionEffect, type ApprovalProgress } from "../workflows/approvals.js";
 import { initialState, runCreatedEntry } from "../workflows/run-state.js";
@@ -86,8 +86,8 @@ export class StepFunctionsEngine implements WorkflowEngine {
     this.catalog = opts.catalog ?? new WorkflowCatalog();
   }
 
-  async start(input: RunRequest): Promise<StartResult> {
-    const request = RunRequest.parse(input);
+  /** `request` is typed data its producer validated (triggers, slash commands, the API), as for the embedded engine. */
+  async start(request: RunRequest): Promise<StartResult> {
     const def = this.catalog.forRunType(request.run_type);
     const runId = runIdForKey(request.idempotency_key);
     let created = true;

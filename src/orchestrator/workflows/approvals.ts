@@ -39,7 +39,7 @@ export function approvalProgress(entries: readonly Entry[]): ApprovalProgress | 
   if (at < 0) return undefined;
   const asked = entries[at]!.payload as { step?: unknown; attempt?: unknown; checklist?: unknown; task_token?: unknown };
   const step = typeof asked.step === "string" ? asked.step : "";
-  const checklist = Array.isArray(asked.checklist) && asked.checklist.length > 0 ? asked.checklist.map(String) : [...DEFAULT_CHECKLIST];
+  const checklist = approvalChecklist(asked);
   const approved = new Set<string>();
   let open = true;
   for (const e of entries.slice(at + 1)) {

@@ -6,29 +6,29 @@ import type { RetryPolicy, WorkflowInput } from "./schema.js";
  * On AWS a failed ECS task surfaces only as States.TaskFailed (the container's exit code), so
  * the embedded engine matches the same wildcard: every agent error but a timeout.
  */
-export const agentRetry: RetryPolicy = {
+const agentRetry: RetryPolicy = {
   max_attempts: 2,
   backoff: { initial_seconds: 30, rate: 2, max_seconds: 300 },
   retryable_errors: ["States.TaskFailed"],
 };
 
 /** Gates are deterministic: only the machinery around them (runner lost, timeout) is retried. */
-export const gateRetry: RetryPolicy = {
+const gateRetry: RetryPolicy = {
   max_attempts: 2,
   backoff: { initial_seconds: 10, rate: 2, max_seconds: 60 },
   retryable_errors: ["Gate.RunnerLost"],
 };
 
 /** Forge and tracker calls hit rate limits and brief outages; each attempt first checks what it already did. */
-export const forgeRetry: RetryPolicy = {
+const forgeRetry: RetryPolicy = {
   max_attempts: 5,
   backoff: { initial_seconds: 5, rate: 2, max_seconds: 300 },
   retryable_errors: ["Forge.RateLimited", "Forge.Unavailable", "Tracker.Unavailable", "States.Timeout"],
 };
 
 /** Step timeouts, in seconds. */
-export const minutes = (n: number): number => n * 60;
-export const days = (n: number): number => n * 86_400;
+const minutes = (n: number): number => n * 60;
+const days = (n: number): number => n * 86_400;
 
 type Step = WorkflowInput["steps"][number];
 
@@ -44,7 +44,7 @@ export const step = {
 };
 
 /** Every run type's failure step: the report, saying why the run failed. */
-export const reportFailure: WorkflowInput["on_failure"] = { id: "report_failure", activity: "report", timeout_seconds: minutes(5), retry: forgeRetry };
+export const reportFailure: WorkflowInput["on_failure"] = { ...step.report, id: "report_failure" };
 
 /**
  * plan → build → verify → publish → await_approvals → report, failures reported: the shape of every
