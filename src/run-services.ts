@@ -50,7 +50,7 @@ export async function buildRunServices(p: RunServiceParts): Promise<RunServices>
   // Model router and the agents' gateway; the policy names provider credentials as env vars, resolved here.
   const models = await buildModelRouter({
     settings: config.router,
-    store: config,
+    dynamoTable: audit.dynamoTable,
     dataDir,
     db,
     ledger: audit.ledger,

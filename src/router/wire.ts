@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Config } from "../config.js";
 import type { HttpEdge, ReadinessCheck } from "../handlers/server.js";
 import type { Logger } from "../log.js";
@@ -40,11 +40,11 @@ export interface ModelRouterParts {
 export interface ModelRouterOptions {
   readonly settings: Config["router"];
   /**
-   * Where the run ledger lives. With LEDGER_BACKEND=dynamodb the budget reservations go to the
-   * ledger's table too (DYNAMODB_TABLE, items under `BUDGET#<run>`), so every server and task
-   * sharing that table shares one budget per run; otherwise they live in `db`.
+   * The ledger's DynamoDB table (LEDGER_BACKEND=dynamodb): the budget reservations go there too,
+   * under `BUDGET#<run>`, so every server and task sharing that table shares one budget per run.
+   * Unset, they live in `db`. Its client belongs to the audit stores, which close it.
    */
-  readonly store: Pick<Config, "aws" | "ledger">;
+  readonly dynamoTable: { readonly client: DynamoDBClient; readonly table: string } | undefined;
   readonly dataDir: string;
   readonly db: DatabaseSync;
   /** Where every call attempt becomes a `model_call` entry. */
@@ -101,11 +101,9 @@ export async function buildModelRouter(o: ModelRouterOptions): Promise<ModelRout
 
 /** The budget store for the ledger's backend, the recorder that writes `model_call` entries next to it, and how to close them. */
 function budgetStore(o: ModelRouterOptions): { budgets: BudgetStore; recorder: LedgerModelCallRecorder; close: () => void } {
-  const { ledger, aws } = o.store;
-  if (ledger.backend === "dynamodb") {
+  if (o.dynamoTable) {
     // The ledger's table already exists (or was created with DYNAMODB_CREATE_TABLE) by the time the router is built.
-    const client = new DynamoDBClient({ region: aws.region, ...(ledger.dynamodbEndpoint ? { endpoint: ledger.dynamodbEndpoint } : {}) });
-    return { budgets: new DynamoBudgetStore({ client, table: ledger.dynamodbTable }), recorder: new LedgerModelCallRecorder(o.ledger), close: () => client.destroy() };
+    return { budgets: new DynamoBudgetStore(o.dynamoTable), recorder: new LedgerModelCallRecorder(o.ledger), close: () => undefined };
   }
   const budgets = new SqliteBudgetStore(o.db);
   const shared = o.transactionalLedger && { ledger: o.transactionalLedger, commitWith: budgets.commitWith };

@@ -43,7 +43,7 @@ beforeAll(async () => {
   audit = await buildAuditStores({ config, dataDir: dir, db, dbFile });
   models = await buildModelRouter({
     settings: config.router,
-    store: config,
+    dynamoTable: audit.dynamoTable,
     dataDir: dir,
     db,
     ledger: audit.ledger,

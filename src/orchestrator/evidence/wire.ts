@@ -25,6 +25,8 @@ export interface AuditStores {
   readonly ledger: Ledger;
   /** The ledger when it is the embedded SQLite one, which can append inside a caller's transaction. */
   readonly transactionalLedger: TransactionalLedger | undefined;
+  /** The ledger's DynamoDB table and client when LEDGER_BACKEND=dynamodb, for stores that share it (budgets); closed with the rest. */
+  readonly dynamoTable: { readonly client: DynamoDBClient; readonly table: string } | undefined;
   readonly artifacts: ArtifactStore;
   readonly signer: Signer;
   readonly evidence: EvidenceService;
@@ -51,9 +53,11 @@ export async function buildAuditStores({ config, dataDir, db, dbFile }: AuditSto
 
   let ledger: Ledger;
   let transactionalLedger: TransactionalLedger | undefined;
+  let dynamoTable: AuditStores["dynamoTable"];
   if (config.ledger.backend === "dynamodb") {
     const dynamo = client(new DynamoDBClient({ region, ...(config.ledger.dynamodbEndpoint ? { endpoint: config.ledger.dynamodbEndpoint } : {}) }));
     ledger = await dynamoLedger({ client: dynamo, table: config.ledger.dynamodbTable, createTable: config.ledger.dynamodbCreateTable });
+    dynamoTable = { client: dynamo, table: config.ledger.dynamodbTable };
   } else {
     ledger = transactionalLedger = sqliteLedger({ db, file: dbFile });
   }
@@ -85,6 +89,7 @@ export async function buildAuditStores({ config, dataDir, db, dbFile }: AuditSto
   return {
     ledger,
     transactionalLedger,
+    dynamoTable,
     artifacts,
     signer,
     evidence,
