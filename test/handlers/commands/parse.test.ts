@@ -11,49 +11,44 @@ const build = { name: "build", access: "write" };
 const retry = { name: "retry", access: "write" };
 
 describe("slash command parser", () => {
-  it.each([
-    ["/orchestrator plan", [{ name: "plan", access: "write" }]],
-    ["/orchestrator build", [{ name: "build", access: "write" }]],
-    ["/Orchestrator VERIFY", [{ name: "verify", access: "write" }]],
-    ["/orchestrator run impl_change", [{ name: "run", access: "write", runType: "impl_change" }]],
-    ["/orchestrator approve plan", [{ name: "approve", access: "write", item: "plan" }]],
-    ['/orchestrator reject risk "touches billing, see #12"', [{ name: "reject", access: "write", item: "risk", reason: "touches billing, see #12" }]],
-    ["/orchestrator reject plan too broad", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }]],
-    ["/orchestrator reject release", [{ name: "reject", access: "write", item: "release", reason: null }]],
-    ["/orchestrator cancel", [{ name: "cancel", access: "write" }]],
-    ["/orchestrator retry", [{ name: "retry", access: "write" }]],
-    ["/orchestrator status", [{ name: "status", access: "anyone" }]],
-    ["/orchestrator help", [{ reply: "help" }]],
-    ["/orchestrator", [{ reply: "help" }]],
-    ["looks good\n/orchestrator build\nthanks", [{ name: "build", access: "write" }]],
-    ["/orchestrator plan\r\n/orchestrator status", [{ name: "plan", access: "write" }, { name: "status", access: "anyone" }]],
-    ["/orchestrator build # with a shell comment", [{ name: "build", access: "write" }]],
-    // Not line-anchored, quoted, or in code: not a command.
-    ["please run /orchestrator build", []],
-    ["> /orchestrator build", []],
-    ["   > /orchestrator build", []],
-    ["```\n/orchestrator build\n```", []],
-    ["~~~~\n/orchestrator build\n~~~\n/orchestrator build\n~~~~", []],
-    ["```sh\n/orchestrator build\n```\n/orchestrator plan", [{ name: "plan", access: "write" }]],
-    ["    /orchestrator build", []],
-    ["\t/orchestrator build", []],
-    ["/orchestrators build", []],
-    // Spaces as editors type them: no-break and other Unicode spaces, zero-width characters.
-    ["/orchestrator\u00a0plan", [{ name: "plan", access: "write" }]],
-    ["\ufeff/orchestrator reject\u2009plan\u00a0too broad\u00a0", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }]],
-    ["/orchestrator\u200b build", [{ name: "build", access: "write" }]],
-    // Hidden: an HTML comment renders as nothing on GitHub and GitLab.
-    ["<!--\n/orchestrator run impl_change\n-->", []],
-    ["<!-- template notes\r\n/orchestrator build -->\r\n/orchestrator plan", [{ name: "plan", access: "write" }]],
-    ["/orchestrator plan <!-- /orchestrator build -->", [{ name: "plan", access: "write" }]],
-    ["/orchestrator reject plan too broad <!-- hidden\n/orchestrator build\n--> /orchestrator status\n/orchestrator cancel", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }, { name: "cancel", access: "write" }]],
-    ["```\n<!--\n```\n/orchestrator plan", [{ name: "plan", access: "write" }]],
-  ])("%j", (text, expected) => {
-    expect(commands(text)).toEqual(expected);
-  });
-
-  // Each source's own markup: what its readers see as code, quoted or hidden, and what they see as text.
+  // What each source's readers see as plain text, and what they see as code, quoted or hidden: the source's own markup.
   it.each<[EventSource, string, object[]]>([
+    ["github", "/orchestrator plan", [plan]],
+    ["github", "/orchestrator build", [build]],
+    ["github", "/Orchestrator VERIFY", [{ name: "verify", access: "write" }]],
+    ["github", "/orchestrator run impl_change", [{ name: "run", access: "write", runType: "impl_change" }]],
+    ["github", "/orchestrator approve plan", [{ name: "approve", access: "write", item: "plan" }]],
+    ["github", '/orchestrator reject risk "touches billing, see #12"', [{ name: "reject", access: "write", item: "risk", reason: "touches billing, see #12" }]],
+    ["github", "/orchestrator reject plan too broad", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }]],
+    ["github", "/orchestrator reject release", [{ name: "reject", access: "write", item: "release", reason: null }]],
+    ["github", "/orchestrator cancel", [{ name: "cancel", access: "write" }]],
+    ["github", "/orchestrator retry", [{ name: "retry", access: "write" }]],
+    ["github", "/orchestrator status", [{ name: "status", access: "anyone" }]],
+    ["github", "/orchestrator help", [{ reply: "help" }]],
+    ["github", "/orchestrator", [{ reply: "help" }]],
+    ["github", "looks good\n/orchestrator build\nthanks", [build]],
+    ["github", "/orchestrator plan\r\n/orchestrator status", [{ name: "plan", access: "write" }, { name: "status", access: "anyone" }]],
+    ["github", "/orchestrator build # with a shell comment", [build]],
+    // Not line-anchored, quoted, or in code: not a command.
+    ["github", "please run /orchestrator build", []],
+    ["github", "> /orchestrator build", []],
+    ["github", "   > /orchestrator build", []],
+    ["github", "```\n/orchestrator build\n```", []],
+    ["github", "~~~~\n/orchestrator build\n~~~\n/orchestrator build\n~~~~", []],
+    ["github", "```sh\n/orchestrator build\n```\n/orchestrator plan", [plan]],
+    ["github", "    /orchestrator build", []],
+    ["github", "\t/orchestrator build", []],
+    ["github", "/orchestrators build", []],
+    // Spaces as editors type them: no-break and other Unicode spaces, zero-width characters.
+    ["github", "/orchestrator\u00a0plan", [plan]],
+    ["github", "\ufeff/orchestrator reject\u2009plan\u00a0too broad\u00a0", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }]],
+    ["github", "/orchestrator\u200b build", [build]],
+    // Hidden: an HTML comment renders as nothing on GitHub and GitLab.
+    ["github", "<!--\n/orchestrator run impl_change\n-->", []],
+    ["github", "<!-- template notes\r\n/orchestrator build -->\r\n/orchestrator plan", [plan]],
+    ["github", "/orchestrator plan <!-- /orchestrator build -->", [plan]],
+    ["github", "/orchestrator reject plan too broad <!-- hidden\n/orchestrator build\n--> /orchestrator status\n/orchestrator cancel", [{ name: "reject", access: "write", item: "plan", reason: "too broad" }, { name: "cancel", access: "write" }]],
+    ["github", "```\n<!--\n```\n/orchestrator plan", [plan]],
     ["jira", "{code}\n/orchestrator build\n{code}", []],
     ["jira", "{code:bash}\n/orchestrator build\n{code} /orchestrator cancel\n/orchestrator plan", [plan]],
     ["jira", "{noformat}/orchestrator build{noformat}\n/orchestrator plan", [plan]],
