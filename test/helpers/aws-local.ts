@@ -7,6 +7,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
+import type { Config } from "../../src/config.js";
 
 const credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const region = "us-east-1";
@@ -70,4 +71,16 @@ export function s3ClientFor(endpoint: string): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
+}
+
+/**
+ * `base` with the ledger on a local DynamoDB table (created on first use). Set on the config
+ * directly: through the environment the embedded engine refuses a DynamoDB ledger.
+ */
+export function withDynamoLedger(base: Config, dynamo: LocalDynamo, table = "orchestrator-ledger"): Config {
+  return {
+    ...base,
+    aws: { region: "eu-west-1" },
+    ledger: { ...base.ledger, backend: "dynamodb", dynamodbTable: table, dynamodbEndpoint: dynamo.endpoint, dynamodbCreateTable: true },
+  };
 }

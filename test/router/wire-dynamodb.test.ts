@@ -5,13 +5,13 @@ import path from "node:path";
 import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { loadConfig, type Config } from "../../src/config.js";
+import { loadConfig } from "../../src/config.js";
 import { buildAuditStores, type AuditStores } from "../../src/orchestrator/evidence/wire.js";
 import { newRunId } from "../../src/orchestrator/ledger/port.js";
 import { ModelCallRefused } from "../../src/router/service.js";
 import { buildModelRouter, type ModelRouterParts } from "../../src/router/wire.js";
 import { openSqlite, type DatabaseSync } from "../../src/store/sqlite.js";
-import { startDynalite, type LocalDynamo } from "../helpers/aws-local.js";
+import { startDynalite, withDynamoLedger, type LocalDynamo } from "../helpers/aws-local.js";
 import { script, scriptedPolicy } from "./helpers.js";
 
 const TABLE = "orchestrator-ledger";
@@ -34,12 +34,7 @@ beforeAll(async () => {
   const dbFile = path.join(dir, "orchestrator.db");
   db = openSqlite(dbFile, { synchronous: "NORMAL" });
   const base = loadConfig({ DATA_DIR: dir, ROUTING_POLICY_PATH: path.join(dir, "routing-policy.yaml") });
-  // The embedded engine refuses DynamoDB, so the groups are set directly rather than through a full environment.
-  const config: Config = {
-    ...base,
-    aws: { region: "eu-west-1" },
-    ledger: { ...base.ledger, backend: "dynamodb", dynamodbTable: TABLE, dynamodbEndpoint: dynamo.endpoint, dynamodbCreateTable: true },
-  };
+  const config = withDynamoLedger(base, dynamo, TABLE);
   audit = await buildAuditStores({ config, dataDir: dir, db, dbFile });
   models = await buildModelRouter({
     settings: config.router,

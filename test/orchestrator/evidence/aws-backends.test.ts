@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, type Config } from "../../../src/config.js";
 import { buildAuditStores, type AuditStores } from "../../../src/orchestrator/evidence/wire.js";
 import { newRunId } from "../../../src/orchestrator/ledger/port.js";
 import { openSqlite } from "../../../src/store/sqlite.js";
-import { startDynalite, startS3rver, type LocalDynamo, type LocalS3 } from "../../helpers/aws-local.js";
+import { startDynalite, startS3rver, withDynamoLedger, type LocalDynamo, type LocalS3 } from "../../helpers/aws-local.js";
 
 describe("audit stores on AWS backends", () => {
   let dynamo: LocalDynamo;
@@ -24,14 +24,8 @@ describe("audit stores on AWS backends", () => {
     dir = mkdtempSync(path.join(tmpdir(), "aws-audit-"));
     const dbFile = path.join(dir, "orchestrator.db");
     db = openSqlite(dbFile, { synchronous: "NORMAL" });
-    // The embedded engine refuses DynamoDB, so the groups are set directly rather than through a full environment.
-    const base = loadConfig({ DATA_DIR: dir });
-    const config: Config = {
-      ...base,
-      aws: { region: "eu-west-1" },
-      ledger: { ...base.ledger, backend: "dynamodb", dynamodbTable: "orchestrator-ledger", dynamodbEndpoint: dynamo.endpoint, dynamodbCreateTable: true },
-      artifacts: { ...base.artifacts, backend: "s3", s3Bucket: "run-artifacts", s3Endpoint: s3.endpoint },
-    };
+    const base = withDynamoLedger(loadConfig({ DATA_DIR: dir }), dynamo);
+    const config: Config = { ...base, artifacts: { ...base.artifacts, backend: "s3", s3Bucket: "run-artifacts", s3Endpoint: s3.endpoint } };
     stores = await buildAuditStores({ config, dataDir: dir, db, dbFile });
   });
   afterAll(async () => {
