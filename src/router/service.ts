@@ -181,14 +181,20 @@ export class ModelRouter {
         /** Text handed to the caller in this attempt, which the provider bills even if the call stops. */
         let streamed = 0;
         let closed = false;
-        /** Settles and records an attempt its caller stopped: the provider still bills the prompt and what it generated so far. */
-        const stopped = async (error: string) => {
+        /**
+         * Ends the attempt, once: settles the reservation at what the provider bills (`used`; nothing
+         * for a failed call) and records the `model_call` entry. Returns the cost.
+         */
+        const finish = async (used: Usage | null, outcome: Pick<ModelCallRecord, "outcome" | "error">): Promise<number> => {
           closed = true;
-          const used = { inputTokens: p.promptTokens, outputTokens: estimateTextTokens(streamed) };
-          const cost = callCostUsd(cand.model, used.inputTokens, used.outputTokens);
-          await this.deps.budgets.settle(reservation.id, { tokens: used.inputTokens + used.outputTokens, costUsd: cost });
-          await this.record(req.runId, { ...base, input_tokens: used.inputTokens, output_tokens: used.outputTokens, cost_usd: cost, latency_ms: elapsed(started), outcome: "aborted", error });
+          const cost = used ? callCostUsd(cand.model, used.inputTokens, used.outputTokens) : 0;
+          await this.deps.budgets.settle(reservation.id, { tokens: used ? used.inputTokens + used.outputTokens : 0, costUsd: cost });
+          const billed = used ? { input_tokens: used.inputTokens, output_tokens: used.outputTokens, cost_usd: cost } : {};
+          await this.record(req.runId, { ...base, ...billed, latency_ms: elapsed(started), ...outcome });
+          return cost;
         };
+        /** An attempt its caller stopped: the provider still bills the prompt and what it generated so far. */
+        const stopped = (error: string) => finish({ inputTokens: p.promptTokens, outputTokens: estimateTextTokens(streamed) }, { outcome: "aborted", error });
         try {
           if (!provider) throw new ProviderError(cand.model.provider, "unknown_provider", `provider ${cand.model.provider} is not configured`, false);
           const modelReq = { modelId: cand.model.id, messages: p.messages, maxTokens, temperature: req.temperature, signal: req.signal };
@@ -209,17 +215,7 @@ export class ModelRouter {
             streamed += r.text.length;
             yield { type: "text", text: r.text, model: cand.name };
           }
-          closed = true;
-          const cost = callCostUsd(cand.model, usage.inputTokens, usage.outputTokens);
-          await this.deps.budgets.settle(reservation.id, { tokens: usage.inputTokens + usage.outputTokens, costUsd: cost });
-          await this.record(req.runId, {
-            ...base,
-            input_tokens: usage.inputTokens,
-            output_tokens: usage.outputTokens,
-            cost_usd: cost,
-            latency_ms: elapsed(started),
-            outcome: "ok",
-          });
+          const cost = await finish(usage, { outcome: "ok" });
           yield {
             type: "end",
             result: { finishReason, usage, model: cand.name, provider: cand.model.provider, costUsd: cost, redactions: p.redactions, policyVersion: loaded.version },
@@ -231,20 +227,13 @@ export class ModelRouter {
             await stopped("client_closed");
             throw new ModelCallFailed([...failures, `${cand.name} attempt ${attempt}: the caller went away`]);
           }
-          closed = true;
-          // Providers do not bill failed calls; the reservation is released.
-          await this.deps.budgets.settle(reservation.id, { tokens: 0, costUsd: 0 });
           const e =
             err instanceof ProviderError
               ? err
               : new ProviderError(cand.model.provider, "provider_fault", `${cand.model.provider}: ${err instanceof Error ? err.message : String(err)}`, false);
           const throttled = e.status === 429 || /thrott|rate_limit|overloaded/i.test(e.code);
-          await this.record(req.runId, {
-            ...base,
-            latency_ms: elapsed(started),
-            outcome: throttled ? "throttled" : "error",
-            error: `${e.code}${e.status ? ` (HTTP ${e.status})` : ""}`,
-          });
+          // Providers do not bill failed calls: the reservation is released.
+          await finish(null, { outcome: throttled ? "throttled" : "error", error: `${e.code}${e.status ? ` (HTTP ${e.status})` : ""}` });
           failures.push(`${cand.name} attempt ${attempt}: ${e.message}`);
           if (emitted) throw new ModelCallFailed(failures);
           if (!e.retryable || attempt === retry.max_attempts) break;
