@@ -155,8 +155,10 @@ export class PolicyError extends Error {
   constructor(
     readonly file: string,
     readonly problems: readonly string[],
+    /** The file could not be read at all (missing, no permission), as opposed to read and found invalid. */
+    readonly unreadable = false,
   ) {
-    super(`${path.basename(file)} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(unreadable ? problems.join("\n") : `${path.basename(file)} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "PolicyError";
   }
 }
@@ -167,7 +169,7 @@ export function loadPolicyFile(file: string): LoadedPolicy {
     text = readFileSync(file, "utf8");
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
-    throw new PolicyError(file, [`${file}: ${reason}; set ROUTING_POLICY_PATH or create the file (see docs/routing-policy.md)`]);
+    throw new PolicyError(file, [`${file}: ${reason}; set ROUTING_POLICY_PATH or create the file (see docs/routing-policy.md)`], true);
   }
   return parsePolicy(text, file);
 }

@@ -1,7 +1,7 @@
 // `orchestrator policy check|schema`: validates a routing policy and prints its version and routes, or its JSON Schema.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { parsePolicy, PolicyError, policyJsonSchema, type LoadedPolicy } from "../../router/policy.js";
+import { loadPolicyFile, PolicyError, policyJsonSchema, type LoadedPolicy } from "../../router/policy.js";
 import { EXIT_USAGE, type CliContext } from "../context.js";
 
 export default function register(program: Command, ctx: CliContext): void {
@@ -28,19 +28,12 @@ export default function register(program: Command, ctx: CliContext): void {
 
 /** Loads a policy or exits: 2 when the file cannot be read, 1 when it is invalid. */
 export function loadOrExit(file: string): LoadedPolicy {
-  let text: string;
   try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    process.stderr.write(`${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}\n`);
-    process.exit(EXIT_USAGE);
-  }
-  try {
-    return parsePolicy(text, file);
+    return loadPolicyFile(file);
   } catch (err) {
     if (!(err instanceof PolicyError)) throw err;
     process.stderr.write(`${err.message}\n`);
-    process.exit(1);
+    process.exit(err.unreadable ? EXIT_USAGE : 1);
   }
 }
 

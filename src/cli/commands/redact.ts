@@ -1,8 +1,8 @@
 // `orchestrator redact`: prints text with secrets replaced by placeholders; counts by kind go to stderr.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { text as readStream } from "node:stream/consumers";
 import type { Command } from "commander";
-import { loadPolicyFile } from "../../router/policy.js";
+import { loadPolicyFile, PolicyError } from "../../router/policy.js";
 import { Redactor } from "../../router/redaction/redactor.js";
 import { SecretScanner } from "../../router/redaction/scanner.js";
 import { EXIT_USAGE, type CliContext } from "../context.js";
@@ -43,7 +43,7 @@ function policyPatterns(file: string, explicit: boolean) {
       process.stderr.write(`${(err as Error).message}\n`);
       process.exit(EXIT_USAGE);
     }
-    if (existsSync(file)) process.stderr.write(`${(err as Error).message}\nwarning: redacting with the built-in rules only; the policy's redaction.patterns are not applied\n`);
+    if (!(err instanceof PolicyError && err.unreadable)) process.stderr.write(`${(err as Error).message}\nwarning: redacting with the built-in rules only; the policy's redaction.patterns are not applied\n`);
     return [];
   }
 }
