@@ -326,7 +326,7 @@ const out = [
   "",
   `Bare Node: ${fmt(bare, 1)} MiB RSS; Node with zod classic loaded: ${fmt(withZod, 1)} MiB (+${fmt(withZod - bare, 1)} MiB). ` +
     "The engine process does not load zod classic: the ledger and workflow schemas are written with zod/mini, the schemas only used as types are not built, the entry payload schemas are built at the first append, and the engine takes a run request as typed data (validated where it is made). " +
-    "It loads the benchmark's one workflow definition, not the five built-in ones (those are loaded by `new WorkflowCatalog()`, as the server does). " +
+    "It loads the benchmark's one workflow definition, not the five built-in ones (those are loaded by `builtinCatalog()`, as the server does). " +
     `With 10,000 parked runs its RSS differs by ${fmt(Math.abs(m(resumeLarge, "rssMiB") - m(resumeOne, "rssMiB")), 1)} MiB from the same process with ${2 * ROUNDS} parked runs: parked runs cost rows, not memory.`,
   "",
   `Targets (BENCHMARKS.md): per step ≤ 1.2× the floor — ${fmt(perStepRatio, 2)}× at FULL: ${perStepRatio <= 1.2 ? "met" : "not met"}; ` +

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { compileToAsl, placeholderTargets } from "../../orchestrator/engine/asl.js";
 import { deployStateMachines } from "../../orchestrator/engine/step-functions.js";
 import { aslTargets, requireStepFunctions, sfnClient, stateMachineNaming } from "../../orchestrator/engine/wire.js";
-import { definitionDigest, WorkflowCatalog, workflows } from "../../orchestrator/workflows/index.js";
+import { builtinCatalog, definitionDigest, workflows } from "../../orchestrator/workflows/index.js";
 import { activityKinds } from "../../orchestrator/workflows/schema.js";
 import { EXIT_USAGE, type CliContext } from "../context.js";
 
@@ -27,7 +27,7 @@ export default function register(program: Command, ctx: CliContext): void {
     .command("asl <name>")
     .description("Print a workflow compiled to Amazon States Language (with ${…} placeholders where the AWS settings are not set).")
     .action((name: string) => {
-      const def = new WorkflowCatalog().named(name);
+      const def = builtinCatalog().named(name);
       if (!def) {
         process.stderr.write(`no workflow named ${JSON.stringify(name)}; one of ${workflows.map((w) => w.name).join(", ")}\n`);
         process.exit(EXIT_USAGE);

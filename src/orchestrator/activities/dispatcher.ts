@@ -1,7 +1,7 @@
 // Runs one activity for a Step Functions task (the Lambda's job) and records its transition in the ledger, once.
 import { z } from "zod";
 import { LedgerConflictError, type Entry, type Ledger, type NewEntry } from "../ledger/port.js";
-import { WorkflowCatalog } from "../workflows/index.js";
+import { builtinCatalog, WorkflowCatalog } from "../workflows/index.js";
 import { afterFailure } from "../workflows/policy.js";
 import { approvalChecklist } from "../workflows/approvals.js";
 import { failureReason, isFailureStep, nextStepId, stepById } from "../workflows/run-state.js";
@@ -40,7 +40,7 @@ export type Dispatch = (event: unknown, signal?: AbortSignal) => Promise<JsonObj
  * A failure is rethrown under its error name, which Step Functions matches against Retry/Catch.
  */
 export function createDispatcher(deps: DispatcherDeps): Dispatch {
-  const catalog = deps.catalog ?? new WorkflowCatalog();
+  const catalog = deps.catalog ?? builtinCatalog();
   return async (raw, signal = new AbortController().signal) => {
     const parsed = DispatchEvent.safeParse(raw);
     if (!parsed.success) {

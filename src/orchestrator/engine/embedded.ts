@@ -28,7 +28,7 @@ export interface EmbeddedEngineOptions {
   /** The SQLite ledger on the same connection, so a transition and its entries commit together. */
   readonly ledger: TransactionalLedger;
   readonly activities: ActivityRegistry;
-  /** The workflows it runs (the built-in ones: `new WorkflowCatalog()` from ../workflows/index.js). */
+  /** The workflows it runs (the built-in ones: `builtinCatalog()` from ../workflows/index.js). */
   readonly catalog: WorkflowCatalog;
   /** Names this process in leases. Leases held under the same id by an earlier (dead) process are taken back at once. */
   readonly workerId: string;

@@ -23,7 +23,7 @@ import { REJECTED_ERROR } from "../activities/port.js";
 import { recorder } from "../activities/dispatcher.js";
 import { LedgerConflictError, terminalStatuses, type Ledger, type RunStatus } from "../ledger/port.js";
 import type { RunRequest } from "../run-request.js";
-import { WorkflowCatalog } from "../workflows/index.js";
+import { builtinCatalog, WorkflowCatalog } from "../workflows/index.js";
 import { approvalProgress, decisionEffect, type ApprovalProgress } from "../workflows/approvals.js";
 import { initialState, runCreatedEntry } from "../workflows/run-state.js";
 import type { WorkflowDefinition } from "../workflows/schema.js";
@@ -83,7 +83,7 @@ export class StepFunctionsEngine implements WorkflowEngine {
   private readonly catalog: WorkflowCatalog;
 
   constructor(private readonly opts: StepFunctionsEngineOptions) {
-    this.catalog = opts.catalog ?? new WorkflowCatalog();
+    this.catalog = opts.catalog ?? builtinCatalog();
   }
 
   /** `request` is typed data its producer validated (triggers, slash commands, the API), as for the embedded engine. */

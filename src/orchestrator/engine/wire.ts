@@ -6,7 +6,7 @@ import type { Logger } from "../../log.js";
 import type { DatabaseSync } from "../../store/sqlite.js";
 import { defaultActivities, type ActivityRegistry } from "../activities/registry.js";
 import type { Ledger, TransactionalLedger } from "../ledger/port.js";
-import { WorkflowCatalog } from "../workflows/index.js";
+import { builtinCatalog } from "../workflows/index.js";
 import type { AslTargets } from "./asl.js";
 import { EmbeddedEngine } from "./embedded.js";
 import type { WorkflowEngine } from "./port.js";
@@ -47,7 +47,7 @@ export function buildEngine(p: EngineParts): WorkflowEngine {
     db: p.db,
     ledger: p.transactionalLedger,
     activities: p.activities ?? defaultActivities(),
-    catalog: new WorkflowCatalog(),
+    catalog: builtinCatalog(),
     workerId: e.workerId ?? `${hostname()}:${process.pid}`,
     concurrency: e.concurrency,
     perRepoConcurrency: e.perRepoConcurrency,

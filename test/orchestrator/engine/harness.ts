@@ -7,7 +7,7 @@ import { EmbeddedEngine, type EmbeddedEngineOptions } from "../../../src/orchest
 import type { Entry, TransactionalLedger } from "../../../src/orchestrator/ledger/port.js";
 import { sqliteLedger } from "../../../src/orchestrator/ledger/sqlite.js";
 import type { RunRequest, RunType } from "../../../src/orchestrator/run-request.js";
-import { WorkflowCatalog } from "../../../src/orchestrator/workflows/index.js";
+import { builtinCatalog } from "../../../src/orchestrator/workflows/index.js";
 import { openSqlite, type DatabaseSync } from "../../../src/store/sqlite.js";
 
 let seq = 0;
@@ -55,7 +55,7 @@ export function openEngine(activities: ActivityRegistry, over: Partial<EmbeddedE
     db,
     ledger,
     activities,
-    catalog: new WorkflowCatalog(),
+    catalog: builtinCatalog(),
     workerId: "test-worker",
     concurrency: 8,
     perRepoConcurrency: 8,

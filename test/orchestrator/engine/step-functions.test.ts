@@ -21,7 +21,7 @@ import { RunNotFoundError, RunStateError } from "../../../src/orchestrator/engin
 import { deployStateMachines, runIdForKey, StepFunctionsEngine } from "../../../src/orchestrator/engine/step-functions.js";
 import { RunId, type TransactionalLedger } from "../../../src/orchestrator/ledger/port.js";
 import { sqliteLedger } from "../../../src/orchestrator/ledger/sqlite.js";
-import { WorkflowCatalog, workflows } from "../../../src/orchestrator/workflows/index.js";
+import { builtinCatalog, workflows } from "../../../src/orchestrator/workflows/index.js";
 import { handler, lambdaHandler } from "../../../src/lambda.js";
 import { openSqlite, type DatabaseSync } from "../../../src/store/sqlite.js";
 import { request } from "./harness.js";
@@ -229,7 +229,7 @@ describe("activity Lambda", () => {
   it("runs the activity named by the compiled payload, records the step, and fails under the activity's error name", async () => {
     sfnMock.on(StartExecutionCommand).resolves({});
     const acts = new ScriptedActivities({ gate: { verify: [{ fail: "Gate.Failed" }] } });
-    const invoke = lambdaHandler(async () => createDispatcher({ activities: acts.registry(), ledger, catalog: new WorkflowCatalog() }));
+    const invoke = lambdaHandler(async () => createDispatcher({ activities: acts.registry(), ledger, catalog: builtinCatalog() }));
     const { runId } = await engine.start(request("impl_change", "gate"));
     const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as Record<string, unknown>;
     const event = { run_id: runId, step: "publish", activity: "publish", retry_count: 0, state };
@@ -250,7 +250,7 @@ describe("activity Lambda", () => {
       short: { await_approvals: [{ output: { checklist: ["spec", "release"] } }] },
       malformed: { await_approvals: [{ output: { checklist: [] } }] },
     });
-    const dispatch = createDispatcher({ activities: acts.registry(), ledger, catalog: new WorkflowCatalog() });
+    const dispatch = createDispatcher({ activities: acts.registry(), ledger, catalog: builtinCatalog() });
     const checklistOf = async (scenario: string) => {
       const { runId } = await engine.start(request("impl_change", scenario));
       const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand).at(-1)!.args[0].input.input!) as Record<string, unknown>;

@@ -1,6 +1,6 @@
 // The workflow definitions: valid data, one per run type, digests, and schema errors that say what to fix.
 import { describe, expect, it } from "vitest";
-import { definitionDigest, WorkflowCatalog, workflows } from "../../../src/orchestrator/workflows/index.js";
+import { builtinCatalog, definitionDigest, workflows } from "../../../src/orchestrator/workflows/index.js";
 import { afterFailure, errorMatches, retryDelaySeconds } from "../../../src/orchestrator/workflows/policy.js";
 import { nextStepId } from "../../../src/orchestrator/workflows/run-state.js";
 import { activityKinds, defineWorkflow, type WorkflowInput } from "../../../src/orchestrator/workflows/schema.js";
@@ -26,7 +26,7 @@ describe("workflow definitions", () => {
       ["ReleasePrepRun", "release_prep"],
       ["WatcherInvestigationRun", "watcher_investigation"],
     ]);
-    const catalog = new WorkflowCatalog();
+    const catalog = builtinCatalog();
     for (const w of workflows) {
       expect(catalog.forRunType(w.run_type)).toBe(w);
       expect(catalog.named(w.name.toLowerCase())).toBe(w);
@@ -91,7 +91,7 @@ describe("failure policy (ASL semantics, shared by both engines)", () => {
   });
 
   it("stop_after skips to the closing report, or ends a workflow without one", () => {
-    const impl = new WorkflowCatalog().forRunType("impl_change");
+    const impl = builtinCatalog().forRunType("impl_change");
     expect(nextStepId(impl, "plan", null)).toBe("build");
     expect(nextStepId(impl, "plan", "plan")).toBe("report");
     expect(nextStepId(impl, "verify", "verify")).toBe("report");
