@@ -5,11 +5,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newRunId } from "../../src/orchestrator/ledger/port.js";
 import { sqliteLedger } from "../../src/orchestrator/ledger/sqlite.js";
 import { toMicros } from "../../src/router/budgets/port.js";
 import { openSqlite, type DatabaseSync } from "../../src/store/sqlite.js";
 import { startApp, type RunningApp } from "../helpers/app.js";
+import { seedRun } from "./helpers.js";
 
 /** A promise and the function that resolves it. */
 function signal() {
@@ -108,11 +108,8 @@ function streamAndHangUp(url: string, token: string): Promise<string> {
 }
 
 async function newRunAndToken() {
-  const runId = newRunId();
   const ledger = sqliteLedger({ db });
-  await ledger.append([
-    { runId, expectedSeq: 0, entries: [{ type: "run_created", payload: { run_type: "impl_change", source: { event_id: "t", origin: "api" }, repo_scope: "acme/app", policy_version: "test" } }] },
-  ]);
+  const runId = await seedRun(ledger);
   const token = await app.app.models.tokens.mint({ run_id: runId, role: "builder", run_type: "impl_change", repo: "acme/app" });
   const modelCalls = async () => (await ledger.entries(runId)).filter((e) => e.type === "model_call").map((e) => e.payload as Record<string, unknown>);
   return { runId, token, modelCalls };

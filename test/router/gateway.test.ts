@@ -7,20 +7,14 @@ import { sqliteLedger } from "../../src/orchestrator/ledger/sqlite.js";
 import { GatewayTokens } from "../../src/router/gateway-token.js";
 import { openSqlite, type DatabaseSync } from "../../src/store/sqlite.js";
 import { startApp, type RunningApp } from "../helpers/app.js";
-import { script, scriptedPolicy } from "./helpers.js";
+import { script, scriptedPolicy, seedRun } from "./helpers.js";
 
 let app: RunningApp;
 let db: DatabaseSync;
 let policyDir: string;
 const claims = (runId: string) => ({ run_id: runId, role: "builder" as const, run_type: "impl_change" as const, repo: "acme/app" });
 
-async function newRun(): Promise<string> {
-  const runId = newRunId();
-  await sqliteLedger({ db }).append([
-    { runId, expectedSeq: 0, entries: [{ type: "run_created", payload: { run_type: "impl_change", source: { event_id: "t", origin: "api" }, repo_scope: "acme/app", policy_version: "test" } }] },
-  ]);
-  return runId;
-}
+const newRun = () => seedRun(sqliteLedger({ db }));
 
 const post = (url: string, token: string | undefined, body: unknown) =>
   fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });

@@ -14,6 +14,15 @@ import type { CredentialResolver } from "../../src/router/providers/registry.js"
 import { ModelRouter, type RouterDeps } from "../../src/router/service.js";
 import { openSqlite, type DatabaseSync } from "../../src/store/sqlite.js";
 
+/** Starts a run in `ledger` (its run_created entry, on acme/app) and returns its id: model calls need a run to be recorded on. */
+export async function seedRun(ledger: Pick<Ledger, "append">, policyVersion = "test"): Promise<string> {
+  const runId = newRunId();
+  await ledger.append([
+    { runId, expectedSeq: 0, entries: [{ type: "run_created", payload: { run_type: "impl_change", source: { event_id: "test", origin: "api" }, repo_scope: "acme/app", policy_version: policyVersion } }] },
+  ]);
+  return runId;
+}
+
 export interface TestRouter {
   readonly router: ModelRouter;
   readonly ledger: Ledger;
@@ -66,17 +75,7 @@ export async function testRouter(opts: {
     killSwitch,
     sleeps,
     dir,
-    async newRun() {
-      const runId = newRunId();
-      await ledger.append([
-        {
-          runId,
-          expectedSeq: 0,
-          entries: [{ type: "run_created", payload: { run_type: "impl_change", source: { event_id: "test", origin: "cli" }, repo_scope: "acme/app", policy_version: loaded.version } }],
-        },
-      ]);
-      return runId;
-    },
+    newRun: () => seedRun(ledger, loaded.version),
     async modelCalls(runId) {
       return (await ledger.entries(runId)).filter((e) => e.type === "model_call").map((e) => e.payload);
     },

@@ -7,12 +7,11 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { buildAuditStores, type AuditStores } from "../../src/orchestrator/evidence/wire.js";
-import { newRunId } from "../../src/orchestrator/ledger/port.js";
 import { ModelCallRefused } from "../../src/router/service.js";
 import { buildModelRouter, type ModelRouterParts } from "../../src/router/wire.js";
 import { openSqlite, type DatabaseSync } from "../../src/store/sqlite.js";
 import { startDynalite, withDynamoLedger, type LocalDynamo } from "../helpers/aws-local.js";
-import { script, scriptedPolicy } from "./helpers.js";
+import { script, scriptedPolicy, seedRun } from "./helpers.js";
 
 const TABLE = "orchestrator-ledger";
 
@@ -58,10 +57,7 @@ afterAll(async () => {
 
 describe("model router with LEDGER_BACKEND=dynamodb", () => {
   it("reserves and settles in the ledger's table under BUDGET#<run>, refuses past the limit, and leaves the ledger's queries and verify untouched", async () => {
-    const runId = newRunId();
-    await audit.ledger.append([
-      { runId, expectedSeq: 0, entries: [{ type: "run_created", payload: { run_type: "impl_change", source: { event_id: "t", origin: "api" }, repo_scope: "acme/app", policy_version: "p" } }] },
-    ]);
+    const runId = await seedRun(audit.ledger);
     const call = { runId, role: "builder" as const, runType: "impl_change" as const, repo: "acme/app", messages: [{ role: "user" as const, content: "hello" }], maxTokens: 100 };
     expect(await models.router.complete(call)).toMatchObject({ text: "scripted answer", costUsd: 0.015 });
     expect(await models.router.complete(call)).toMatchObject({ costUsd: 0.015 });
