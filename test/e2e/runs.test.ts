@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/orchestrator/ledger/port.js";
 import { startApp, type RunningApp } from "../helpers/app.js";
 import { finished, spawnCli } from "../helpers/cli.js";
-import { appPrivateKey, examplePayload, githubHeaders } from "../helpers/github.js";
+import { appPrivateKey, codertocatApi, examplePayload, githubHeaders } from "../helpers/github.js";
 import { ledgerTrace, request, waitFor } from "../orchestrator/engine/harness.js";
 import { ScriptedActivities } from "../orchestrator/engine/scripted.js";
 
@@ -44,32 +44,6 @@ function comment(issue: number, text: string, login: string, id: number): string
   p.comment.id = id;
   p.sender.login = login;
   return JSON.stringify(p);
-}
-
-function githubApi() {
-  return {
-    token: () =>
-      nock(API).post("/app/installations/77/access_tokens").reply(201, { token: "ghs_test", expires_at: "2099-01-01T00:00:00Z", permissions: { issues: "write" }, repository_selection: "all" }),
-    noConfig: () =>
-      nock(API)
-        .get(/^\/repos\/Codertocat\/(Hello-World|\.github)\/contents\/\.github(%2F|\/)orchestrator\.yml/)
-        .times(2)
-        .reply(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest/repos/contents#get-repository-content" }),
-    permission: (login: string, permission: "write" | "read") =>
-      nock(API).get(`${REPO}/collaborators/${login}/permission`).reply(200, { permission, role_name: permission, user: { login } }),
-    /** The reply the bot posts on the issue; resolves to its body. */
-    reply: (issue: number, match: RegExp) => {
-      let body = "";
-      const scope = nock(API)
-        .post(`${REPO}/issues/${issue}/comments`, (b: { body: string }) => {
-          if (!match.test(b.body)) return false;
-          body = b.body;
-          return true;
-        })
-        .reply(201, { id: 1, body: "…" });
-      return { scope, body: () => body };
-    },
-  };
 }
 
 function useNock() {
@@ -114,7 +88,7 @@ describe("a labeled issue starts a run, with the production activities", () => {
   afterAll(() => running.close());
 
   it("records one run whose missing agent fails it with the reason, after the failure report step", async () => {
-    const gh = githubApi();
+    const gh = codertocatApi();
     gh.token();
     gh.noConfig();
     await deliver(running, "issues", labeled(3), "e2e-label-1");
@@ -140,7 +114,7 @@ describe("a labeled issue starts a run, with the production activities", () => {
   });
 
   it("a redelivery of the same trigger starts nothing new", async () => {
-    githubApi().noConfig();
+    codertocatApi().noConfig();
     await deliver(running, "issues", labeled(3), "e2e-label-2");
     expect(running.app.intake.queue.get("github", "e2e-label-2")?.outcome).toMatch(/existing/);
     expect(await runsOf(running, 3)).toHaveLength(1);
@@ -162,7 +136,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
   afterAll(() => running.close());
 
   it("the run parks awaiting approval", async () => {
-    const gh = githubApi();
+    const gh = codertocatApi();
     gh.token();
     gh.noConfig();
     await deliver(running, "issues", labeled(5), "e2e-approve-0");
@@ -174,7 +148,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
   });
 
   it("a read-only user's approve gets the polite reply and changes nothing", async () => {
-    const gh = githubApi();
+    const gh = codertocatApi();
     gh.noConfig();
     gh.permission("visitor", "read");
     const reply = gh.reply(5, /only users with write access/);
@@ -186,7 +160,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
   });
 
   it("an item outside the checklist is answered with the command's usage and changes nothing", async () => {
-    const gh = githubApi();
+    const gh = codertocatApi();
     gh.noConfig();
     const reply = gh.reply(5, /name a checklist item/);
     await deliver(running, "issue_comment", comment(5, "/orchestrator approve vibes", "Codertocat", 9002), "e2e-approve-bad");
@@ -197,7 +171,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
   it("approvals of spec, plan and risk are recorded; the run resumes after release and succeeds", async () => {
     const items = ["spec", "plan", "risk", "release"];
     for (const [i, item] of items.entries()) {
-      const gh = githubApi();
+      const gh = codertocatApi();
       gh.noConfig();
       gh.permission("Codertocat", "write");
       const last = i === items.length - 1;
@@ -218,7 +192,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
   });
 
   it("/orchestrator status lists the run with its status", async () => {
-    const gh = githubApi();
+    const gh = codertocatApi();
     gh.noConfig();
     const reply = gh.reply(5, /\| run \| type \| status \|/);
     await deliver(running, "issue_comment", comment(5, "/orchestrator status", "visitor", 9200), "e2e-status");
@@ -227,14 +201,14 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
   });
 
   it("cancel and retry answer why nothing happened on a finished run; a new run can be cancelled and retried", async () => {
-    let gh = githubApi();
+    let gh = codertocatApi();
     gh.noConfig();
     gh.permission("Codertocat", "write");
     let reply = gh.reply(5, /Nothing to cancel/);
     await deliver(running, "issue_comment", comment(5, "/orchestrator cancel", "Codertocat", 9300), "e2e-cancel-0");
     expect(reply.body()).toContain(`\`${runId}\`, ended succeeded`);
 
-    gh = githubApi();
+    gh = codertocatApi();
     gh.noConfig();
     gh.permission("Codertocat", "write");
     reply = gh.reply(5, /Nothing to retry/);
@@ -242,14 +216,14 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
     expect(reply.body()).toContain("is succeeded");
 
     // A second run on the same issue (a command, not the label: that trigger already ran).
-    gh = githubApi();
+    gh = codertocatApi();
     gh.noConfig();
     gh.permission("Codertocat", "write");
     await deliver(running, "issue_comment", comment(5, "/orchestrator run impl_change", "Codertocat", 9302), "e2e-run-2");
     const second = (await runsOf(running, 5)).find((r) => r.run_id !== runId)!;
     expect(await settled(running, second.run_id, ["awaiting_human"])).toBe("awaiting_human");
 
-    gh = githubApi();
+    gh = codertocatApi();
     gh.noConfig();
     gh.permission("Codertocat", "write");
     reply = gh.reply(5, /cancelled run/);
@@ -257,7 +231,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
     expect(reply.body()).toContain(second.run_id);
     expect(await running.app.engine.status(second.run_id)).toBe("cancelled");
 
-    gh = githubApi();
+    gh = codertocatApi();
     gh.noConfig();
     gh.permission("Codertocat", "write");
     reply = gh.reply(5, /to retry/);
@@ -300,7 +274,7 @@ describe("a review on the PR decides its run (scripted activities)", () => {
   });
 
   it("an approving review by someone without write access changes nothing and gets no reply; one by a maintainer approves the whole checklist", async () => {
-    const gh = githubApi();
+    const gh = codertocatApi();
     gh.token();
     gh.noConfig();
     const pr = JSON.parse(examplePayload("pull_request"));
@@ -326,7 +300,7 @@ describe("a review on the PR decides its run (scripted activities)", () => {
   });
 
   it("a review on a PR with no run waiting gets no reply", async () => {
-    const gh = githubApi();
+    const gh = codertocatApi();
     gh.noConfig();
     gh.permission("Codertocat", "write");
     await deliver(running, "pull_request_review", reviewed("changes_requested", "Codertocat", 4), "e2e-review-none");

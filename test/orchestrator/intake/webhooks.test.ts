@@ -3,7 +3,7 @@ import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type RunningApp } from "../../helpers/app.js";
 import { fixtures } from "../../helpers/fixtures.js";
-import { appPrivateKey, examplePayload, githubHeaders } from "../../helpers/github.js";
+import { appPrivateKey, codertocatApi, examplePayload, githubHeaders } from "../../helpers/github.js";
 
 const GITLAB = "https://gitlab.example.com";
 const GITHUB_SECRET = "gh-secret";
@@ -199,28 +199,13 @@ describe("webhook ingestion, end to end", () => {
       p.sender.login = login;
       return JSON.stringify(p);
     };
-    /** GitHub's "Get a pull request" for #1, its head in `headRepo` (the base repo itself unless a fork). */
-    const pull = (headRepo = "Codertocat/Hello-World") =>
-      nock(API)
-        .get("/repos/Codertocat/Hello-World/pulls/1")
-        .reply(200, {
-          number: 1,
-          state: "open",
-          head: { ref: "feature", sha: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", repo: { full_name: headRepo } },
-          base: { ref: "main", sha: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", repo: { full_name: "Codertocat/Hello-World" } },
-        });
-    const token = () => nock(API).post("/app/installations/77/access_tokens").reply(201, { token: "ghs_test", expires_at: "2099-01-01T00:00:00Z", permissions: { issues: "write" }, repository_selection: "all" });
-    const noConfig = () =>
-      nock(API)
-        .get(/^\/repos\/Codertocat\/(Hello-World|\.github)\/contents\/\.github(%2F|\/)orchestrator\.yml/)
-        .times(2)
-        .reply(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest/repos/contents#get-repository-content" });
+    const { token, noConfig, pull, permission } = codertocatApi();
 
     it("starts a plan-only run for a maintainer's /orchestrator plan", async () => {
       token();
       noConfig();
       pull();
-      nock(API).get("/repos/Codertocat/Hello-World/collaborators/Codertocat/permission").reply(200, { permission: "write", role_name: "maintain", user: { login: "Codertocat" } });
+      permission("Codertocat", "maintain");
       const body = comment("Let's see a plan first.\n\n/orchestrator plan", "Codertocat", 5001);
       const res = await post("/api/github/webhooks", await githubHeaders("issue_comment", body, GITHUB_SECRET, "gh-1"), body);
       expect(await res.json()).toEqual({ delivery_id: "gh-1", status: "accepted" });
@@ -250,7 +235,7 @@ describe("webhook ingestion, end to end", () => {
     it("starts nothing from a maintainer's command on a fork's PR, and says why", async () => {
       noConfig();
       pull("someone/Hello-World");
-      nock(API).get("/repos/Codertocat/Hello-World/collaborators/Codertocat/permission").reply(200, { permission: "admin", role_name: "admin", user: { login: "Codertocat" } });
+      permission("Codertocat", "admin");
       await repliesWithoutRun("/orchestrator build", "Codertocat", 5005, "gh-fork", ["comes from a fork", "forks.allow_runs"]);
     });
 
@@ -258,7 +243,7 @@ describe("webhook ingestion, end to end", () => {
     it("tells a read-only user who can start runs", async () => {
       noConfig();
       // Asked once, and no PR read for someone who may not start runs.
-      nock(API).get("/repos/Codertocat/Hello-World/collaborators/visitor/permission").reply(200, { permission: "read", role_name: "read", user: { login: "visitor" } });
+      permission("visitor", "read");
       await repliesWithoutRun("/orchestrator run impl_change", "visitor", 5002, "gh-2", ["only users with write access", "@visitor"]);
     });
 
