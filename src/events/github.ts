@@ -1,7 +1,7 @@
 // GitHub webhooks → events, one rule per event name, written to GitHub's documented webhook payloads.
 import { z } from "zod";
 import type { DeliveryMeta, EventActor, EventKind, EventRepo, NormalizeResult } from "./schema.js";
-import { hostOf, id, normalizeWith, optStr, rule, str, subject, type EventDraft, type Rule } from "./table.js";
+import { hostOf, id, lookup, normalizeWith, optStr, rule, str, subject, type EventDraft, type Rule } from "./table.js";
 
 /** Event names the GitHub App subscribes to (app.yml) and this normaliser reads. */
 export const githubEventNames = ["issues", "issue_comment", "pull_request", "pull_request_review", "check_suite", "check_run", "push"] as const;
@@ -85,7 +85,7 @@ const prKinds: Record<string, EventKind> = {
 
 const table: Record<string, Rule> = {
   issues: rule(z.object({ action: str, issue: Issue, label: Label.nullish(), ...Common }), (p): EventDraft | string => {
-    const kind = issueKinds[p.action];
+    const kind = lookup(issueKinds, p.action);
     if (!kind) return notActedOn("issues", p.action);
     return {
       kind,
@@ -121,7 +121,7 @@ const table: Record<string, Rule> = {
     },
   ),
   pull_request: rule(z.object({ action: str, pull_request: PullRequest, label: Label.nullish(), ...Common }), (p) => {
-    const kind = prKinds[p.action];
+    const kind = lookup(prKinds, p.action);
     if (!kind) return notActedOn("pull_request", p.action);
     return {
       kind,

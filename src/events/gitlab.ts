@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { changedPaths } from "./github.js";
 import type { DeliveryMeta, EventActor, EventKind, EventRepo, NormalizeResult } from "./schema.js";
-import { hostOf, id, normalizeWith, optStr, rule, str, subject, type EventDraft, type Rule } from "./table.js";
+import { hostOf, id, lookup, normalizeWith, optStr, rule, str, subject, type EventDraft, type Rule } from "./table.js";
 
 const User = z.object({ id: id.nullish(), username: str, name: optStr });
 // System hook pushes leave `id` out of `project` and give it as top-level `project_id`.
@@ -112,7 +112,7 @@ const mergeRequestHook = rule(
   (p): EventDraft | string => {
     const a = p.object_attributes;
     const action = a.action ?? "update";
-    let kind = mrKinds[action];
+    let kind = lookup(mrKinds, action);
     const label = action === "update" ? addedLabel(p.changes) : null;
     // An update carrying oldrev means new commits were pushed to the source branch (GitLab docs).
     if (!kind && action === "update" && a.oldrev) kind = "pr_synchronized";
@@ -147,7 +147,7 @@ const issueHook = rule(
     if (!p.project) return `GitLab ${a.type ?? p.object_kind} ${a.iid} belongs to a group, not a project; runs act on project repositories`;
     const action = a.action ?? "update";
     const label = action === "update" ? addedLabel(p.changes) : null;
-    const kind = issueKinds[action] ?? (label ? "issue_labeled" : undefined);
+    const kind = lookup(issueKinds, action) ?? (label ? "issue_labeled" : undefined);
     if (!kind) return notActedOn(`Issue Hook action "${action}"`);
     return {
       kind,
@@ -328,7 +328,7 @@ export function normalizeGitlab(name: string, payload: unknown, meta: DeliveryMe
   if (multiplexed.has(name)) {
     const body = payload !== null && typeof payload === "object" ? (payload as { object_kind?: unknown; event_name?: unknown }) : {};
     const kind = typeof body.object_kind === "string" ? body.object_kind : typeof body.event_name === "string" ? body.event_name : null;
-    const mapped = kind !== null && Object.hasOwn(hookKinds, kind) ? hookKinds[kind] : undefined;
+    const mapped = kind !== null ? lookup(hookKinds, kind) : undefined;
     if (!mapped) return { status: "ignored", reason: `GitLab ${name} "${kind ?? "(no object_kind or event_name)"}" is not an event the orchestrator acts on` };
     event = mapped;
   }

@@ -30,7 +30,7 @@ export function normalizeWith(
   payload: unknown,
   meta: DeliveryMeta,
 ): NormalizeResult {
-  const r = Object.hasOwn(table, name) ? table[name] : undefined;
+  const r = lookup(table, name);
   if (!r) return { status: "ignored", reason: `${source} event "${name}" is not one the orchestrator acts on` };
   try {
     return r.run(payload, meta, source, name);
@@ -104,6 +104,14 @@ export function hostOf(url: string | null | undefined): string | null {
  */
 export function ownFields<S extends z.ZodType>(schema: S) {
   return z.preprocess((v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.assign(Object.create(null) as object, v) : v), schema);
+}
+
+/**
+ * The entry of a lookup table for a vendor's value (an action name, a hook kind): its own entry only,
+ * so an action named like an Object.prototype member ("toString") maps to nothing, not to a function.
+ */
+export function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** Schemas for the vendor fields rules read: strings that may be missing become null. */

@@ -307,6 +307,18 @@ describe("Jira normaliser", () => {
 });
 
 describe("every normaliser", () => {
+  it("maps an action named like an Object.prototype member to nothing (ignored), not to a function", () => {
+    for (const name of ["issues", "pull_request"]) {
+      const p = JSON.parse(JSON.stringify(definitions.find((d) => d.name === name)!.examples[0]!)) as Record<string, unknown>;
+      p["action"] = "toString";
+      expect(normalize("github", name, p, meta())).toEqual({ status: "ignored", reason: `GitHub ${name}.toString is not an event the orchestrator acts on` });
+    }
+    const mr = fixtures("gitlab").find((x) => x.meta["X-Gitlab-Event"] === "Merge Request Hook")!;
+    const body = JSON.parse(mr.body) as { object_attributes: Record<string, unknown> };
+    body.object_attributes["action"] = "constructor";
+    expect(normalize("gitlab", "Merge Request Hook", body, meta())).toMatchObject({ status: "ignored" });
+  });
+
   const names = [...githubEventNames, "Merge Request Hook", "Note Hook", "Pipeline Hook", "Issue Hook", "Push Hook", "System Hook", "jira:issue_updated", "jira:issue_created", "comment_created", "constructor", "__proto__"];
   it("never throws on arbitrary input", () => {
     fc.assert(
