@@ -70,12 +70,16 @@ interface RunRow {
   lease_until: number | null;
 }
 
+/** A run row without its state column: what a transition reads and writes besides the state. */
+type LeaseRow = Omit<RunRow, "state">;
+
 /** A claimed step attempt this process is executing. */
 interface Job {
-  readonly runId: string;
-  readonly token: number;
-  readonly stepId: string;
-  readonly attempt: number;
+  /**
+   * The run's row as this worker last wrote it. While the lease holds nobody else changes it, so
+   * the result is written against it with no read first: the write is fenced on the lease instead.
+   */
+  readonly row: LeaseRow;
   readonly state: RunState;
   readonly def: WorkflowDefinition;
 }
@@ -138,6 +142,10 @@ function mutableState(state: RunState): string {
   return JSON.stringify(state.error ? { steps: state.steps, error: state.error } : { steps: state.steps });
 }
 
+/** Marks a pass queued as a microtask rather than for the loop's next turn. */
+const SOON: unique symbol = Symbol("soon");
+const MAX_PASSES_WITHOUT_TURN = 8;
+
 /** setTimeout's ceiling (~24.8 days); longer step timeouts are cut to it. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -162,6 +170,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     | "expired"
     | "repoLeases"
     | "advance"
+    | "ledgerSeq"
     | "insertInput"
     | "input"
     | "lease"
@@ -170,7 +179,9 @@ export class EmbeddedEngine implements WorkflowEngine {
   >;
   private readonly inflight = new Map<string, InFlight>();
   private pending: { job: Job; outcome: Outcome }[] = [];
-  private flushQueued: NodeJS.Immediate | undefined;
+  private flushQueued: NodeJS.Immediate | typeof SOON | undefined;
+  /** Passes run from a microtask since the event loop last had a turn. */
+  private passesWithoutTurn = 0;
   private pollDue = false;
   private timers: NodeJS.Timeout[] = [];
   private running = false;
@@ -219,12 +230,14 @@ export class EmbeddedEngine implements WorkflowEngine {
       update: p(
         `UPDATE engine_runs SET status = ?, phase = ?, step_id = ?, attempt = ?, started_attempt = ?, step_started_at = ?, run_at = ?,
            deadline_at = ?, lease_owner = ?, lease_until = ?, ledger_seq = ?, updated_at = ?, state = coalesce(?, state)
-         WHERE run_id = ?`,
+         WHERE run_id = ? AND lease_token = ? AND phase = ?`,
       ),
       // The worker keeps its lease into the next step: lease, phase and queue columns (and their indexes) stay as they are.
       advance: p(
-        "UPDATE engine_runs SET status = ?, step_id = ?, attempt = ?, started_attempt = ?, step_started_at = ?, ledger_seq = ?, updated_at = ?, state = coalesce(?, state) WHERE run_id = ?",
+        `UPDATE engine_runs SET status = ?, step_id = ?, attempt = ?, started_attempt = ?, step_started_at = ?, ledger_seq = ?, updated_at = ?, state = coalesce(?, state)
+         WHERE run_id = ? AND lease_token = ? AND phase = 'leased'`,
       ),
+      ledgerSeq: p("UPDATE engine_runs SET ledger_seq = ? WHERE run_id = ?"),
       // Everything but the state: a lease holder has the state in hand.
       lease: p(
         `SELECT run_id, workflow, repo, status, phase, step_id, attempt, started_attempt, step_started_at, lease_token, ledger_seq,
@@ -354,7 +367,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     // Whatever is still running is abandoned: its lease is released so the next worker starts it over.
     for (const f of this.inflight.values()) {
       f.controller.abort(new ActivityError("Engine.Stopping", "the engine is shutting down"));
-      this.q.release.run(this.now(), f.job.runId, this.opts.workerId, f.job.token);
+      this.q.release.run(this.now(), f.job.row.run_id, this.opts.workerId, f.job.row.lease_token);
     }
     this.inflight.clear();
     this.flush();
@@ -365,6 +378,18 @@ export class EmbeddedEngine implements WorkflowEngine {
   private wake(poll = false): void {
     if (poll) this.pollDue = true;
     if (this.flushQueued || !this.running) return;
+    // Every attempt in flight has reported: waiting a loop turn would batch nothing more, so the
+    // pass runs as soon as this callback ends. Activities that finish at once would chain passes
+    // forever, so every few passes the event loop gets its turn (HTTP, timers).
+    if (!poll && this.pending.length === this.inflight.size && this.passesWithoutTurn < MAX_PASSES_WITHOUT_TURN) {
+      this.passesWithoutTurn++;
+      this.flushQueued = SOON;
+      queueMicrotask(() => {
+        if (this.flushQueued === SOON) this.flush();
+      });
+      return;
+    }
+    this.passesWithoutTurn = 0;
     this.flushQueued = setImmediate(() => this.flush());
   }
 
@@ -382,7 +407,7 @@ export class EmbeddedEngine implements WorkflowEngine {
    * under load many runs share one fsync (group commit); a single run pays one commit per step.
    */
   private flush(): void {
-    clearImmediate(this.flushQueued);
+    if (this.flushQueued !== SOON) clearImmediate(this.flushQueued);
     this.flushQueued = undefined;
     const done = this.pending;
     this.pending = [];
@@ -399,7 +424,7 @@ export class EmbeddedEngine implements WorkflowEngine {
         try {
           launch.push(...inTransaction(this.db, () => this.pass([d], false)));
         } catch (e) {
-          this.opts.logger?.error({ err: e, run_id: d.job.runId, step: d.job.stepId }, "engine: could not record a step result; failing the run");
+          this.opts.logger?.error({ err: e, run_id: d.job.row.run_id, step: d.job.row.step_id }, "engine: could not record a step result; failing the run");
           this.failHard(d.job, e);
         }
       }
@@ -411,7 +436,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     const launch: Job[] = [];
     const now = this.now();
     for (const { job, outcome } of done) {
-      this.inflight.delete(job.runId);
+      this.inflight.delete(job.row.run_id);
       const next = this.complete(job, outcome, now);
       if (next) launch.push(next);
     }
@@ -460,7 +485,9 @@ export class EmbeddedEngine implements WorkflowEngine {
   private begin(row: RunRow, now: number): Job | undefined {
     const def = this.catalog.named(row.workflow);
     const step = def && stepById(def, row.step_id);
-    const t = this.transition(row, def, this.state(row), now);
+    // The job keeps the row without its serialised state: the parsed state travels beside it.
+    const { state: _serialised, ...lease } = row;
+    const t = this.transition(lease, def, this.state(row), now);
     if (!def || !step) {
       t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build; the run cannot continue`);
       this.commit(t, false);
@@ -472,13 +499,11 @@ export class EmbeddedEngine implements WorkflowEngine {
   }
 
   private complete(job: Job, outcome: Outcome, now: number): Job | undefined {
-    const row = this.q.lease.get(job.runId) as RunRow | undefined;
-    // Fencing: a cancelled run or a lease another worker took over drops this result.
-    if (!row || row.phase !== "leased" || row.lease_token !== job.token || row.step_id !== job.stepId) return undefined;
     const def = job.def;
-    const step = stepById(def, job.stepId)!;
-    // While the lease holds, nobody else changes the run, so the state in hand is the stored one.
-    const t = this.transition(row, def, job.state, now);
+    const step = stepById(def, job.row.step_id)!;
+    // While the lease holds, nobody else changes the run, so the row and state in hand are the stored ones;
+    // the write is fenced on the lease (see commit), which drops the result of a cancelled run or a lost lease.
+    const t = this.transition(job.row, def, job.state, now);
     if (!outcome.ok) t.failed(step, outcome.error, outcome.message);
     else if (activityKinds[step.activity] === "approval") t.park(step, outcome.output);
     else t.succeeded(step, outcome.output);
@@ -489,15 +514,15 @@ export class EmbeddedEngine implements WorkflowEngine {
   private failHard(job: Job, err: unknown): void {
     try {
       inTransaction(this.db, () => {
-        const row = this.q.lease.get(job.runId) as RunRow | undefined;
-        if (!row || row.phase !== "leased" || row.lease_token !== job.token) return;
+        const row = this.q.lease.get(job.row.run_id) as LeaseRow | undefined;
+        if (!row || row.phase !== "leased" || row.lease_token !== job.row.lease_token) return;
         const t = this.transition(row, job.def, job.state, this.now());
-        t.end("failed", `the result of step ${job.stepId} could not be recorded: ${errorMessageOf(err)}`);
+        t.end("failed", `the result of step ${job.row.step_id} could not be recorded: ${errorMessageOf(err)}`);
         this.commit(t, false);
       });
     } catch (e) {
       // Left leased: the lease runs out and the attempt is taken again (activities are idempotent).
-      this.opts.logger?.error({ err: e, run_id: job.runId }, "engine: could not fail the run either");
+      this.opts.logger?.error({ err: e, run_id: job.row.run_id }, "engine: could not fail the run either");
     }
   }
 
@@ -513,20 +538,27 @@ export class EmbeddedEngine implements WorkflowEngine {
   }
 
   /**
-   * Writes a transition: its ledger entries (conditional on the run's seq) and the run row, in
-   * the caller's transaction. Returns the job to execute when this worker keeps the run.
+   * Writes a transition: the run row, fenced on the lease token and phase of the row it was made
+   * from, then its ledger entries (conditional on the run's seq), in the caller's transaction. A run
+   * that moved on meanwhile (cancelled, its lease taken over or released) writes nothing. Returns
+   * the job to execute when this worker keeps the run.
    */
   private commit(t: Transition, mayContinue: boolean): Job | undefined {
     const keep = mayContinue && t.phase === "leased" && this.running && !this.stopping;
     if (t.phase === "leased" && !keep) t.releaseLease();
-    const seq = this.append(t.row.run_id, t.row.ledger_seq, t.entries);
-    const runId = t.row.run_id;
+    const { row } = t;
+    const runId = row.run_id;
+    // Entries other components appended meanwhile move the seq on; the row is corrected below.
+    const expectedSeq = row.ledger_seq + t.entries.length;
     // Agent steps and retries leave the state as it was: nothing to re-serialise.
     const state = t.state === t.initialState ? null : mutableState(t.state);
-    if (keep && t.row.phase === "leased" && t.row.lease_owner === this.opts.workerId) {
-      this.q.advance.run(t.status, t.stepId, t.attempt, t.startedAttempt, t.stepStartedAt, seq, t.now, state, runId);
+    let set: Partial<LeaseRow>;
+    let written: number | bigint;
+    if (keep && row.phase === "leased" && row.lease_owner === this.opts.workerId) {
+      set = { status: t.status, step_id: t.stepId, attempt: t.attempt, started_attempt: t.startedAttempt, step_started_at: t.stepStartedAt, ledger_seq: expectedSeq };
+      written = this.q.advance.run(t.status, t.stepId, t.attempt, t.startedAttempt, t.stepStartedAt, expectedSeq, t.now, state, runId, row.lease_token).changes;
     } else {
-      const set: Partial<RunRow> = {
+      set = {
         status: t.status,
         phase: t.phase,
         step_id: t.stepId,
@@ -537,16 +569,22 @@ export class EmbeddedEngine implements WorkflowEngine {
         deadline_at: t.deadlineAt,
         lease_owner: keep ? this.opts.workerId : null,
         lease_until: keep ? t.now + this.opts.leaseMs : null,
-        ledger_seq: seq,
+        ledger_seq: expectedSeq,
       };
-      this.q.update.run(...this.columns(t.row, set, state));
+      written = this.q.update.run(...this.columns(row, set, state)).changes;
+    }
+    if (written === 0) return undefined;
+    const seq = this.append(runId, row.ledger_seq, t.entries);
+    if (seq !== expectedSeq) {
+      this.q.ledgerSeq.run(seq, runId);
+      set.ledger_seq = seq;
     }
     if (!keep || !t.def) return undefined;
-    return { runId, token: t.row.lease_token, stepId: t.stepId, attempt: t.attempt, state: t.state, def: t.def };
+    return { row: { ...row, ...set }, state: t.state, def: t.def };
   }
 
-  /** The update statement's parameters; a null state keeps the stored one. */
-  private columns(row: RunRow, set: Partial<RunRow>, state: string | null = null): (string | number | null)[] {
+  /** The update statement's parameters, fenced on `row`'s lease token and phase; a null state keeps the stored one. */
+  private columns(row: LeaseRow, set: Partial<LeaseRow>, state: string | null = null): (string | number | null)[] {
     const v = { ...row, ...set };
     return [
       v.status,
@@ -563,6 +601,8 @@ export class EmbeddedEngine implements WorkflowEngine {
       this.now(),
       state,
       row.run_id,
+      row.lease_token,
+      row.phase,
     ];
   }
 
@@ -579,7 +619,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     }
   }
 
-  private transition(row: RunRow, def: WorkflowDefinition | undefined, state: RunState, now: number): Transition {
+  private transition(row: LeaseRow, def: WorkflowDefinition | undefined, state: RunState, now: number): Transition {
     return new Transition(row, def, state, now, this.opts.retryDelayMs ?? ((seconds) => seconds * 1000));
   }
 
@@ -608,20 +648,21 @@ export class EmbeddedEngine implements WorkflowEngine {
   // -------------------------------------------------------------------------------------------
 
   private launch(job: Job): void {
-    const step = stepById(job.def, job.stepId)!;
+    const { run_id: runId, attempt } = job.row;
+    const step = stepById(job.def, job.row.step_id)!;
     const controller = new AbortController();
     const timeoutMs = Math.min(step.timeout_seconds * 1000, MAX_TIMER_MS);
     const timer = setTimeout(
-      () => controller.abort(new ActivityError(TIMEOUT_ERROR, `step ${step.id} attempt ${job.attempt} ran longer than ${step.timeout_seconds} s`)),
+      () => controller.abort(new ActivityError(TIMEOUT_ERROR, `step ${step.id} attempt ${attempt} ran longer than ${step.timeout_seconds} s`)),
       timeoutMs,
     );
     const done = this.execute(job, step, controller.signal).then((outcome) => {
       clearTimeout(timer);
-      if (this.inflight.get(job.runId)?.controller !== controller) return; // abandoned by stop()
+      if (this.inflight.get(runId)?.controller !== controller) return; // abandoned by stop()
       this.pending.push({ job, outcome });
       this.wake();
     });
-    this.inflight.set(job.runId, { job, controller, done });
+    this.inflight.set(runId, { job, controller, done });
   }
 
   private async execute(job: Job, step: StepDefinition | FailureStep, signal: AbortSignal): Promise<Outcome> {
@@ -631,7 +672,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     });
     try {
       const activity = this.opts.activities.get(step.activity);
-      const output = await Promise.race([activity(activityCall(job.runId, step, job.attempt, job.state, signal)), aborted]);
+      const output = await Promise.race([activity(activityCall(job.row.run_id, step, job.row.attempt, job.state, signal)), aborted]);
       return { ok: true, output: output ?? {} };
     } catch (err) {
       return { ok: false, error: errorNameOf(err), message: errorMessageOf(err) };
@@ -654,7 +695,7 @@ class Transition {
   readonly initialState: RunState;
 
   constructor(
-    readonly row: RunRow,
+    readonly row: LeaseRow,
     readonly def: WorkflowDefinition | undefined,
     public state: RunState,
     readonly now: number,

@@ -233,6 +233,70 @@ describe("embedded engine: semantics", () => {
     await expect(t.engine.cancel(runId, { by: "carol" })).rejects.toThrow(RunStateError);
   });
 
+  it("a result that comes back after another worker took the lease over is dropped", async () => {
+    let clock = Date.now();
+    const now = () => clock;
+    const acts = new ScriptedActivities({});
+    let release: (() => void) | undefined;
+    acts.gate = (call) => (call.stepId === "verify" && !release ? new Promise<void>((r) => (release = r)) : Promise.resolve());
+    // Leases of a minute: neither worker's heartbeat (every 20 s of real time) runs during the test.
+    const a = openEngine(acts.registry(), { now, leaseMs: 60_000, workerId: "worker-a" });
+    open.push(a);
+    const { runId } = await a.engine.start(request("watcher_investigation"));
+    await waitFor(() => release, "verify to start on worker a");
+    clock += 61_000;
+    // Worker b, on its own connection to the same store, takes the expired lease and runs the step again.
+    const b = openEngine(acts.registry(), { now, leaseMs: 60_000, workerId: "worker-b" }, a.dir);
+    open.push(b);
+    expect(await waitForStatus(b.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    release!();
+    await waitFor(() => acts.calls.filter((c) => c.stepId === "verify").length === 2 || undefined, "worker a's late result");
+    await new Promise((r) => setTimeout(r, 100));
+    const entries = await a.ledger.entries(runId);
+    expect(ledgerTrace(entries)).toEqual(["plan:ok", "verify:ok", "report:ok"]);
+    expect(entries.at(-1)!.payload).toEqual({ to: "succeeded" });
+    expect((await a.ledger.verify({ runId })).ok).toBe(true);
+  });
+
+  it("entries other components append during a step stay in the chain, and the run goes on after them", async () => {
+    const acts = new ScriptedActivities({});
+    let atReport: { row: unknown; entries: number } | undefined;
+    acts.gate = async (call) => {
+      if (call.stepId === "report") {
+        const row = t.db.prepare("SELECT ledger_seq FROM engine_runs WHERE run_id = ?").get(call.runId);
+        atReport = { row, entries: (await t.ledger.entries(call.runId)).length };
+      }
+      if (call.stepId !== "verify") return;
+      // What the model router and the forge adapters do while a step runs: record in the run's ledger.
+      const expectedSeq = (await t.ledger.entries(call.runId)).length;
+      await t.ledger.append([{ runId: call.runId, expectedSeq, entries: [{ type: "note", payload: { message: "checked out the branch" } }] }]);
+    };
+    const t = openEngine(acts.registry());
+    open.push(t);
+    const { runId } = await t.engine.start(request("watcher_investigation"));
+    expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    const entries = await t.ledger.entries(runId);
+    const types = entries.map((e) => (e.type === "step_started" || e.type === "step_finished" ? `${e.type}:${e.payload.step}` : e.type));
+    expect(types.slice(types.indexOf("step_started:verify"))).toEqual(["step_started:verify", "note", "step_finished:verify", "step_started:report", "step_finished:report", "status_changed"]);
+    expect((await t.ledger.verify({ runId })).ok).toBe(true);
+    // The step's commit moved the engine's row past the note too, so the next append is not a conflict.
+    expect(atReport!.row).toEqual({ ledger_seq: atReport!.entries });
+    expect(t.db.prepare("SELECT ledger_seq FROM engine_runs WHERE run_id = ?").get(runId)).toEqual({ ledger_seq: entries.length });
+  });
+
+  it("activities that finish at once do not keep the event loop from its turn", async () => {
+    const long = defineWorkflow({
+      ...quick,
+      name: "LongRun",
+      steps: Array.from({ length: 30 }, (_, i) => ({ id: `check_${i}`, activity: "verify" as const, timeout_seconds: 5 })),
+    });
+    const { engine } = engineWith({}, { catalog: new WorkflowCatalog([long]) });
+    const { runId } = await engine.start(request("impl_change"));
+    const seenByTheLoop = await new Promise((resolve) => setImmediate(() => resolve(engine.status(runId))));
+    expect(seenByTheLoop).toBe("running");
+    expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+  });
+
   it("cancels a parked run; decisions on it are refused", async () => {
     const { engine } = engineWith({});
     const { runId } = await engine.start(request("release_prep"));
