@@ -1,7 +1,7 @@
 // Opens the embedded SQLite database (node:sqlite) that the embedded adapters share, in WAL mode.
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { fs } from "./node-fs.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 
 export type { DatabaseSync };
@@ -17,7 +17,7 @@ export interface SqliteOptions {
  * transition and its ledger entry in one commit).
  */
 export function openSqlite(file: string, opts: SqliteOptions): DatabaseSync {
-  if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new DatabaseSync(file);
   db.exec(`
     PRAGMA journal_mode = WAL;

@@ -1,6 +1,6 @@
 // Checkpoints a WAL database on a worker thread, so the event loop never waits for a checkpoint's copies and fsyncs.
-import { statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
+import { fs } from "./node-fs.js";
 import type { DatabaseSync } from "./sqlite.js";
 import type { PassResult } from "./wal-checkpoint-worker.js";
 
@@ -77,7 +77,7 @@ export class WalCheckpointer {
   private start(): boolean {
     let size: number;
     try {
-      size = statSync(this.walFile).size;
+      size = fs.statSync(this.walFile).size;
     } catch {
       return false;
     }
