@@ -11,6 +11,16 @@ import { appPrivateKey } from "../helpers/github.js";
 const GH = "https://api.github.com";
 const GL = "https://gitlab.example.com";
 
+/** A Probot that answers once: no retries or throttling to wait out. Installation tokens are cached per Probot. */
+const testProbot = () =>
+  new Probot({
+    appId: 1,
+    privateKey: appPrivateKey(),
+    secret: "s",
+    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+    logLevel: "fatal",
+  });
+
 beforeAll(() => nock.disableNetConnect());
 afterEach(() => {
   expect(nock.pendingMocks()).toEqual([]);
@@ -19,13 +29,7 @@ afterEach(() => {
 afterAll(() => nock.enableNetConnect());
 
 describe("GitHub intake ports (Probot Octokit)", () => {
-  const probot = new Probot({
-    appId: 1,
-    privateKey: appPrivateKey(),
-    secret: "s",
-    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
-    logLevel: "fatal",
-  });
+  const probot = testProbot();
   const ports = githubIntakePorts(probot);
   const repo: EventRepo = { forge: "github", host: "github.com", full_path: "acme/app", default_branch: "main", id: "1", installation_id: 5 };
   const token = () => nock(GH).post("/app/installations/5/access_tokens").reply(201, { token: "ghs_1", expires_at: "2099-01-01T00:00:00Z" });
@@ -110,7 +114,7 @@ describe("GitHub intake ports (Probot Octokit)", () => {
     // Each case its own Probot: installation tokens are cached per Probot, by installation id.
     const fresh = () =>
       githubIntakePorts(
-        new Probot({ appId: 1, privateKey: appPrivateKey(), secret: "s", Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }), logLevel: "fatal" }),
+        testProbot(),
       );
     const named: EventRepo = { ...repo, full_path: "acme/moved", installation_id: null, id: null, default_branch: null };
     const configPath = /^\/repos\/acme\/moved\/contents\/\.github(%2F|\/)orchestrator\.yml$/;
@@ -149,7 +153,7 @@ describe("GitHub intake ports (Probot Octokit)", () => {
     describe("a repository 404 through an id kept for over a minute (the repo may have left that installation)", () => {
       const timed = (clock: { t: number }) =>
         githubIntakePorts(
-          new Probot({ appId: 1, privateKey: appPrivateKey(), secret: "s", Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }), logLevel: "fatal" }),
+          testProbot(),
           () => clock.t,
         );
       const keep = (ports: ReturnType<typeof githubIntakePorts>, id: number) => {
