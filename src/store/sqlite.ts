@@ -47,6 +47,15 @@ export function walCheckpointer(db: DatabaseSync): WalCheckpointer | undefined {
   return created;
 }
 
+/** SQLite's primary result codes for a store that cannot take a write now but may later: busy, locked, out of memory, I/O, disk full, cannot open, lock protocol. */
+const UNAVAILABLE_CODES = new Set([5, 6, 7, 10, 13, 14, 15]);
+
+/** True when `err` is SQLite saying the store is unavailable for now (try again later), not that the statement is wrong. */
+export function isStoreUnavailable(err: unknown): boolean {
+  const code = (err as { errcode?: unknown } | null)?.errcode;
+  return typeof code === "number" && UNAVAILABLE_CODES.has(code & 0xff);
+}
+
 /** Runs `fn` in one IMMEDIATE transaction (a single commit, so one fsync), rolling back on error. */
 export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
   if (db.isTransaction) return fn();

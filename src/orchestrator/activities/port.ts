@@ -95,7 +95,13 @@ export function errorNameOf(err: unknown): string {
 }
 
 export function errorMessageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof Error) return err.message;
+  try {
+    return String(err);
+  } catch {
+    // Thrown values need not convert to a string (an object with no prototype, a throwing toString).
+    return `a thrown ${Object.prototype.toString.call(err).slice(8, -1)} that does not convert to text`;
+  }
 }
 
 /** Raised by an activity whose real implementation is not part of this build. Not retryable. */

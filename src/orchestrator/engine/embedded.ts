@@ -1,7 +1,7 @@
 // The embedded workflow engine: runs as rows in the shared SQLite database, step attempts leased, every transition a ledger entry.
 import type { Logger } from "pino";
 import type { StatementSync } from "node:sqlite";
-import { inTransaction, type DatabaseSync } from "../../store/sqlite.js";
+import { inTransaction, isStoreUnavailable, type DatabaseSync } from "../../store/sqlite.js";
 import {
   ActivityError,
   activityCall,
@@ -13,6 +13,7 @@ import {
   type RunState,
 } from "../activities/port.js";
 import type { ActivityRegistry } from "../activities/registry.js";
+import { canonicalJson } from "../ledger/canonical.js";
 import { LedgerConflictError, newRunId, type Entry, type NewEntry, type RunStatus, type TransactionalLedger } from "../ledger/port.js";
 import type { RunRequest } from "../run-request.js";
 import type { WorkflowCatalog } from "../workflows/catalog.js";
@@ -53,6 +54,8 @@ type Phase = "ready" | "leased" | "parked" | "done";
 interface RunRow {
   run_id: string;
   workflow: string;
+  /** The definition version the run started under; it goes on under that one only. */
+  version: number;
   repo: string;
   status: RunStatus;
   phase: Phase;
@@ -142,11 +145,47 @@ function mutableState(state: RunState): string {
   return JSON.stringify(state.error ? { steps: state.steps, error: state.error } : { steps: state.steps });
 }
 
+/** Why a run's definition cannot be found: its workflow is gone, or only another version of it is in this build. */
+function missingDefinition(row: { workflow: string; version: number }, catalog: WorkflowCatalog): string {
+  const latest = catalog.named(row.workflow);
+  return latest
+    ? `it started under ${row.workflow} v${row.version}, which this build does not have (it has v${latest.version}; keep v${row.version} in the catalogue while its runs go on)`
+    : `its workflow ${row.workflow} is not in this build`;
+}
+
+/** An activity returned output the ledger cannot record; not retryable (it would return the same). */
+const INVALID_OUTPUT_ERROR = "Activity.InvalidOutput";
+
+/**
+ * The output as the ledger records it (RFC 8785 JSON, read back): the step's entry, the state the
+ * next step is handed and the stored state are then one value, however the activity built it
+ * (Dates, Maps, undefined fields, an object it goes on changing). Output the ledger would refuse
+ * (BigInt, NaN, cycles, lone surrogates) fails the step, so the definition's catch reports it.
+ */
+function recordable(output: unknown): Outcome {
+  const invalid = (why: string): Outcome => ({ ok: false, error: INVALID_OUTPUT_ERROR, message: `the step's output ${why}` });
+  let value: unknown;
+  try {
+    value = JSON.parse(canonicalJson(output));
+  } catch (err) {
+    return invalid(`is not JSON the ledger can record: ${errorMessageOf(err)}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return invalid(`must be a JSON object, not ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`);
+  return { ok: true, output: value as JsonObject };
+}
+
+/** How soon a result the store could not take is tried again (at most; the poll interval when shorter). */
+const STORE_RETRY_MS = 1_000;
+/** A step result that could not be recorded (not retryable: it goes to the definition's catch). */
+const RECORD_FAILED_ERROR = "Engine.RecordFailed";
+/** The attempt's lease was taken over, released or cancelled while it ran. */
+const LEASE_LOST_ERROR = "Engine.LeaseLost";
+
 /** Marks a pass queued as a microtask rather than for the loop's next turn. */
 const SOON: unique symbol = Symbol("soon");
 const MAX_PASSES_WITHOUT_TURN = 8;
 
-/** setTimeout's ceiling (~24.8 days); longer step timeouts are cut to it. */
+/** setTimeout's ceiling (~24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 
@@ -164,7 +203,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     | "candidates"
     | "claim"
     | "update"
-    | "heartbeat"
+    | "renew"
     | "release"
     | "retake"
     | "expired"
@@ -174,11 +213,15 @@ export class EmbeddedEngine implements WorkflowEngine {
     | "insertInput"
     | "input"
     | "lease"
-    | "status",
+    | "status"
+    | "shelve",
     StatementSync
   >;
   private readonly inflight = new Map<string, InFlight>();
   private pending: { job: Job; outcome: Outcome }[] = [];
+  /** Results the store could not take; recorded by a later pass. */
+  private deferred: { job: Job; outcome: Outcome }[] = [];
+  private deferTimer: NodeJS.Timeout | undefined;
   private flushQueued: NodeJS.Immediate | typeof SOON | undefined;
   /** Passes run from a microtask since the event loop last had a turn. */
   private passesWithoutTurn = 0;
@@ -240,14 +283,16 @@ export class EmbeddedEngine implements WorkflowEngine {
       ledgerSeq: p("UPDATE engine_runs SET ledger_seq = ? WHERE run_id = ?"),
       // Everything but the state: a lease holder has the state in hand.
       lease: p(
-        `SELECT run_id, workflow, repo, status, phase, step_id, attempt, started_attempt, step_started_at, lease_token, ledger_seq,
+        `SELECT run_id, workflow, version, repo, status, phase, step_id, attempt, started_attempt, step_started_at, lease_token, ledger_seq,
            run_at, deadline_at, lease_owner, lease_until FROM engine_runs WHERE run_id = ?`,
       ),
-      heartbeat: p("UPDATE engine_runs SET lease_until = ? WHERE lease_owner = ? AND phase = 'leased'"),
+      // One attempt's lease, renewed only while it is still this attempt's (not taken over, cancelled or released).
+      renew: p("UPDATE engine_runs SET lease_until = ? WHERE run_id = ? AND lease_token = ? AND phase = 'leased'"),
       release: p("UPDATE engine_runs SET phase = 'ready', run_at = ?, lease_owner = NULL, lease_until = NULL WHERE run_id = ? AND lease_owner = ? AND lease_token = ? AND phase = 'leased'"),
       retake: p("UPDATE engine_runs SET lease_until = 0 WHERE lease_owner = ? AND phase = 'leased'"),
       expired: p("SELECT * FROM engine_runs WHERE phase = 'parked' AND deadline_at <= ? ORDER BY deadline_at LIMIT 100"),
       status: p("SELECT status FROM engine_runs WHERE run_id = ?"),
+      shelve: p("UPDATE engine_runs SET status = 'failed', phase = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE run_id = ?"),
       repoLeases: p("SELECT count(*) AS n FROM engine_runs WHERE phase = 'leased' AND repo = ? AND lease_until > ?"),
     };
   }
@@ -294,7 +339,8 @@ export class EmbeddedEngine implements WorkflowEngine {
     let launch: Job[] = [];
     inTransaction(this.db, () => {
       const row = this.row(runId);
-      const def = this.definition(row);
+      const def = this.catalog.at(row.workflow, row.version);
+      if (!def) throw new RunStateError(runId, `${missingDefinition(row, this.catalog)}; it cannot take a decision (cancel it instead)`);
       const step = stepById(def, row.step_id);
       const progress = approvalProgress(entries);
       if (row.phase !== "parked" || !step || activityKinds[step.activity] !== "approval" || !progress?.open || progress.step !== step.id)
@@ -322,7 +368,8 @@ export class EmbeddedEngine implements WorkflowEngine {
     inTransaction(this.db, () => {
       const row = this.row(runId);
       if (row.phase === "done") throw new RunStateError(runId, `has already ended (${row.status}); nothing to cancel`);
-      const t = this.transition(row, this.definition(row), this.state(row), this.now());
+      // Ending a run needs neither its definition nor its state: a run whose workflow left this build can still be cancelled.
+      const t = this.transition(row, this.catalog.at(row.workflow, row.version), undefined, this.now());
       t.end("cancelled", cancelReason(by));
       this.commit(t, false);
     });
@@ -359,18 +406,22 @@ export class EmbeddedEngine implements WorkflowEngine {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
+    this.pending.push(...this.deferred.splice(0));
     const all = () => Promise.all([...this.inflight.values()].map((f) => f.done));
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([all(), graceOver]);
     clearTimeout(timer);
-    // Whatever is still running is abandoned: its lease is released so the next worker starts it over.
+    // Results that came in are recorded first; only what is still running is abandoned.
+    this.flush();
+    // Its lease is released so the next worker starts it over.
     for (const f of this.inflight.values()) {
       f.controller.abort(new ActivityError("Engine.Stopping", "the engine is shutting down"));
       this.q.release.run(this.now(), f.job.row.run_id, this.opts.workerId, f.job.row.lease_token);
     }
     this.inflight.clear();
-    this.flush();
     this.running = false;
   }
 
@@ -393,12 +444,26 @@ export class EmbeddedEngine implements WorkflowEngine {
     this.flushQueued = setImmediate(() => this.flush());
   }
 
+  /**
+   * Renews each running attempt's lease, fenced on it, in one commit. An attempt whose lease is
+   * gone (taken over after a stall, released, its run cancelled by another process) is aborted:
+   * its result could not be recorded, and another worker may be running it.
+   */
   private heartbeat(): void {
     if (this.inflight.size === 0) return;
+    const until = this.now() + this.opts.leaseMs;
+    const lost: InFlight[] = [];
     try {
-      this.q.heartbeat.run(this.now() + this.opts.leaseMs, this.opts.workerId);
+      inTransaction(this.db, () => {
+        for (const f of this.inflight.values()) if (this.q.renew.run(until, f.job.row.run_id, f.job.row.lease_token).changes === 0) lost.push(f);
+      });
     } catch (err) {
       this.opts.logger?.warn({ err }, "engine: lease renewal failed; will retry");
+      return;
+    }
+    for (const f of lost) {
+      this.inflight.delete(f.job.row.run_id);
+      f.controller.abort(new ActivityError(LEASE_LOST_ERROR, `step ${f.job.row.step_id} lost its lease; its result would not be recorded`));
     }
   }
 
@@ -416,6 +481,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     let launch: Job[];
     try {
       launch = inTransaction(this.db, () => this.pass(done, poll));
+      this.settled(done);
     } catch (err) {
       // One bad transition must not hold back the others: retry them one by one.
       this.opts.logger?.warn({ err }, "engine: batched transition failed; applying one by one");
@@ -423,25 +489,47 @@ export class EmbeddedEngine implements WorkflowEngine {
       for (const d of done) {
         try {
           launch.push(...inTransaction(this.db, () => this.pass([d], false)));
+          this.settled([d]);
         } catch (e) {
-          this.opts.logger?.error({ err: e, run_id: d.job.row.run_id, step: d.job.row.step_id }, "engine: could not record a step result; failing the run");
-          this.failHard(d.job, e);
+          if (isStoreUnavailable(e)) {
+            // Busy or failing storage: the result is kept (and its lease renewed) for a later pass.
+            this.opts.logger?.warn({ err: e, run_id: d.job.row.run_id, step: d.job.row.step_id }, "engine: store unavailable; will record the step result later");
+            this.deferResult(d);
+            continue;
+          }
+          this.opts.logger?.error({ err: e, run_id: d.job.row.run_id, step: d.job.row.step_id }, "engine: could not record a step result; failing the step");
+          this.settled([d]);
+          launch.push(...this.failHard(d.job, e));
         }
       }
     }
     for (const job of launch) this.launch(job);
   }
 
+  /** Attempts whose results are recorded: no longer in flight (their runs' next steps are launched after). */
+  private settled(done: readonly { job: Job }[]): void {
+    for (const { job } of done) this.inflight.delete(job.row.run_id);
+  }
+
+  private deferResult(d: { job: Job; outcome: Outcome }): void {
+    this.deferred.push(d);
+    this.deferTimer ??= setTimeout(() => {
+      this.deferTimer = undefined;
+      this.pending.push(...this.deferred.splice(0));
+      this.wake();
+    }, Math.min(this.opts.pollIntervalMs, STORE_RETRY_MS));
+  }
+
   private pass(done: readonly { job: Job; outcome: Outcome }[], poll: boolean): Job[] {
     const launch: Job[] = [];
     const now = this.now();
     for (const { job, outcome } of done) {
-      this.inflight.delete(job.row.run_id);
       const next = this.complete(job, outcome, now);
       if (next) launch.push(next);
     }
     if (poll) this.expireApprovals(now);
-    if (this.claimable()) launch.push(...this.claim(now, this.opts.concurrency - this.inflight.size - launch.length));
+    // The finished attempts still count in `inflight` until the pass commits; their slots are free.
+    if (this.claimable()) launch.push(...this.claim(now, this.opts.concurrency - (this.inflight.size - done.length) - launch.length));
     return launch;
   }
 
@@ -467,12 +555,16 @@ export class EmbeddedEngine implements WorkflowEngine {
       // The query counted leases before this pass; count the ones it hands out too.
       const taken = takenPerRepo.get(c.repo) ?? 0;
       if (taken > 0 && this.repoLeases(c.repo, now) >= perRepo) continue;
-      const row = this.q.claim.get(this.opts.workerId, now + this.opts.leaseMs, now, c.run_id, now, now) as RunRow | undefined;
-      if (!row) continue;
+      // Its lease ran out while this process still runs it (a stalled event loop, a clock step): the heartbeat renews it.
+      if (this.inflight.has(c.run_id)) continue;
+      const claimed = this.isolated(c.run_id, now, () => {
+        const row = this.q.claim.get(this.opts.workerId, now + this.opts.leaseMs, now, c.run_id, now, now) as RunRow | undefined;
+        return row && { job: this.begin(row, now) };
+      });
+      if (!claimed) continue;
       takenPerRepo.set(c.repo, taken + 1);
       free--;
-      const job = this.begin(row, now);
-      if (job) jobs.push(job);
+      if (claimed.job) jobs.push(claimed.job);
     }
     return jobs;
   }
@@ -483,16 +575,17 @@ export class EmbeddedEngine implements WorkflowEngine {
 
   /** A freshly claimed row: records step_started (once per attempt; a resumed attempt keeps its entry) and the running status. */
   private begin(row: RunRow, now: number): Job | undefined {
-    const def = this.catalog.named(row.workflow);
+    const def = this.catalog.at(row.workflow, row.version);
     const step = def && stepById(def, row.step_id);
     // The job keeps the row without its serialised state: the parsed state travels beside it.
     const { state: _serialised, ...lease } = row;
-    const t = this.transition(lease, def, this.state(row), now);
     if (!def || !step) {
-      t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build; the run cannot continue`);
+      const t = this.transition(lease, def, undefined, now);
+      t.end("failed", `${def ? `${row.workflow} v${row.version} has no step ${row.step_id}` : missingDefinition(row, this.catalog)}; the run cannot continue`);
       this.commit(t, false);
       return undefined;
     }
+    const t = this.transition(lease, def, this.state(row), now);
     if (row.status !== "running") t.setStatus("running");
     if (row.started_attempt !== row.attempt) t.startAttempt();
     return this.commit(t, true);
@@ -510,30 +603,88 @@ export class EmbeddedEngine implements WorkflowEngine {
     return this.commit(t, true);
   }
 
-  /** A result that cannot be recorded (e.g. output the ledger refuses) ends the run rather than looping on retakes. */
-  private failHard(job: Job, err: unknown): void {
-    try {
+  /**
+   * A result that cannot be recorded (its entry refused) fails the step instead, so the definition's
+   * catch runs the failure report; if even that cannot be written, the run ends failed. Either way
+   * the run stops rather than looping on retakes. Returns the failure step to launch, if any.
+   */
+  private failHard(job: Job, err: unknown): Job[] {
+    const reason = `the result of step ${job.row.step_id} could not be recorded: ${errorMessageOf(err)}`;
+    const attempt = (end: boolean) =>
       inTransaction(this.db, () => {
         const row = this.q.lease.get(job.row.run_id) as LeaseRow | undefined;
-        if (!row || row.phase !== "leased" || row.lease_token !== job.row.lease_token) return;
+        if (!row || row.phase !== "leased" || row.lease_token !== job.row.lease_token) return [];
         const t = this.transition(row, job.def, job.state, this.now());
-        t.end("failed", `the result of step ${job.row.step_id} could not be recorded: ${errorMessageOf(err)}`);
-        this.commit(t, false);
+        if (end) t.end("failed", reason);
+        else t.failed(stepById(job.def, row.step_id)!, RECORD_FAILED_ERROR, reason);
+        const next = this.commit(t, !end);
+        return next ? [next] : [];
       });
+    try {
+      return attempt(false);
+    } catch {
+      try {
+        return attempt(true);
+      } catch (e) {
+        // Left leased: the lease runs out and the attempt is taken again (activities are idempotent).
+        this.opts.logger?.error({ err: e, run_id: job.row.run_id }, "engine: could not fail the run either");
+        return [];
+      }
+    }
+  }
+
+  /**
+   * `fn` for one run, in a savepoint of the pass: a run whose stored state cannot be read (or
+   * whose transition throws) fails alone, instead of rolling back the pass and with it every
+   * other run's progress, the start or the decision it was part of.
+   */
+  private isolated<T>(runId: string, now: number, fn: () => T): T | undefined {
+    this.db.exec("SAVEPOINT engine_run");
+    try {
+      const out = fn();
+      this.db.exec("RELEASE engine_run");
+      return out;
+    } catch (err) {
+      this.db.exec("ROLLBACK TO engine_run");
+      this.db.exec("RELEASE engine_run");
+      this.quarantine(runId, err, now);
+      return undefined;
+    }
+  }
+
+  /** Ends a run the engine cannot continue, saying why; if not even that can be recorded, takes it out of the queue. */
+  private quarantine(runId: string, err: unknown, now: number): void {
+    const reason = `the engine cannot continue this run: ${errorMessageOf(err)}`;
+    this.opts.logger?.error({ err, run_id: runId }, "engine: failing a run it cannot continue");
+    this.db.exec("SAVEPOINT engine_quarantine");
+    try {
+      const row = this.row(runId);
+      const t = this.transition(row, undefined, undefined, now);
+      t.end("failed", reason);
+      this.commit(t, false);
+      this.db.exec("RELEASE engine_quarantine");
     } catch (e) {
-      // Left leased: the lease runs out and the attempt is taken again (activities are idempotent).
-      this.opts.logger?.error({ err: e, run_id: job.row.run_id }, "engine: could not fail the run either");
+      this.db.exec("ROLLBACK TO engine_quarantine");
+      this.db.exec("RELEASE engine_quarantine");
+      this.opts.logger?.error({ err: e, run_id: runId }, "engine: could not record the failure either; the run is taken out of the queue, its ledger does not say so");
+      this.q.shelve.run(now, runId);
     }
   }
 
   private expireApprovals(now: number): void {
     for (const row of this.q.expired.all(now) as unknown as RunRow[]) {
-      const def = this.catalog.named(row.workflow);
-      const step = def && stepById(def, row.step_id);
-      const t = this.transition(row, def, this.state(row), now);
-      if (!def || !step) t.end("failed", `workflow ${row.workflow} has no step ${row.step_id} in this build`);
-      else t.failed(step, TIMEOUT_ERROR, `no decision within ${step.timeout_seconds} s`);
-      this.commit(t, false);
+      this.isolated(row.run_id, now, () => {
+        const def = this.catalog.at(row.workflow, row.version);
+        const step = def && stepById(def, row.step_id);
+        if (!def || !step) {
+          const t = this.transition(row, def, undefined, now);
+          t.end("failed", `${def ? `${row.workflow} v${row.version} has no step ${row.step_id}` : missingDefinition(row, this.catalog)}; the run cannot continue`);
+          return this.commit(t, false);
+        }
+        const t = this.transition(row, def, this.state(row), now);
+        t.failed(step, TIMEOUT_ERROR, `no decision within ${step.timeout_seconds} s`);
+        return this.commit(t, false);
+      });
     }
   }
 
@@ -550,8 +701,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     const runId = row.run_id;
     // Entries other components appended meanwhile move the seq on; the row is corrected below.
     const expectedSeq = row.ledger_seq + t.entries.length;
-    // Agent steps and retries leave the state as it was: nothing to re-serialise.
-    const state = t.state === t.initialState ? null : mutableState(t.state);
+    const state = t.stateChanged ? mutableState(t.state) : null;
     let set: Partial<LeaseRow>;
     let written: number | bigint;
     if (keep && row.phase === "leased" && row.lease_owner === this.opts.workerId) {
@@ -619,7 +769,8 @@ export class EmbeddedEngine implements WorkflowEngine {
     }
   }
 
-  private transition(row: LeaseRow, def: WorkflowDefinition | undefined, state: RunState, now: number): Transition {
+  /** `state` may be left out for a transition that only ends the run (it does not read or change the state). */
+  private transition(row: LeaseRow, def: WorkflowDefinition | undefined, state: RunState | undefined, now: number): Transition {
     return new Transition(row, def, state, now, this.opts.retryDelayMs ?? ((seconds) => seconds * 1000));
   }
 
@@ -637,12 +788,6 @@ export class EmbeddedEngine implements WorkflowEngine {
     return { run: JSON.parse(input.run) as RunState["run"], ...changed };
   }
 
-  private definition(row: RunRow): WorkflowDefinition {
-    const def = this.catalog.named(row.workflow);
-    if (!def) throw new RunStateError(row.run_id, `its workflow ${row.workflow} is not in this build`);
-    return def;
-  }
-
   // -------------------------------------------------------------------------------------------
   // Executing attempts
   // -------------------------------------------------------------------------------------------
@@ -651,11 +796,16 @@ export class EmbeddedEngine implements WorkflowEngine {
     const { run_id: runId, attempt } = job.row;
     const step = stepById(job.def, job.row.step_id)!;
     const controller = new AbortController();
-    const timeoutMs = Math.min(step.timeout_seconds * 1000, MAX_TIMER_MS);
-    const timer = setTimeout(
-      () => controller.abort(new ActivityError(TIMEOUT_ERROR, `step ${step.id} attempt ${attempt} ran longer than ${step.timeout_seconds} s`)),
-      timeoutMs,
-    );
+    // The attempt's time counts from its step_started entry: an attempt taken over after a crash gets what is left of it.
+    const deadline = job.row.step_started_at + step.timeout_seconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      const left = deadline - this.now();
+      if (left <= 0) controller.abort(new ActivityError(TIMEOUT_ERROR, `step ${step.id} attempt ${attempt} ran longer than ${step.timeout_seconds} s`));
+      // setTimeout's ceiling is about 24.8 days: a longer timeout is waited out in parts.
+      else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    arm();
     const done = this.execute(job, step, controller.signal).then((outcome) => {
       clearTimeout(timer);
       if (this.inflight.get(runId)?.controller !== controller) return; // abandoned by stop()
@@ -673,7 +823,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     try {
       const activity = this.opts.activities.get(step.activity);
       const output = await Promise.race([activity(activityCall(job.row.run_id, step, job.row.attempt, job.state, signal)), aborted]);
-      return { ok: true, output: output ?? {} };
+      return recordable(output ?? {});
     } catch (err) {
       return { ok: false, error: errorNameOf(err), message: errorMessageOf(err) };
     }
@@ -692,15 +842,18 @@ class Transition {
   deadlineAt: number | null = null;
   /** The ledger entries this transition appends, in order. */
   readonly entries: NewEntry[] = [];
-  readonly initialState: RunState;
+  private current: RunState | undefined;
+  private readonly initial: RunState | undefined;
 
   constructor(
     readonly row: LeaseRow,
     readonly def: WorkflowDefinition | undefined,
-    public state: RunState,
+    state: RunState | undefined,
     readonly now: number,
     private readonly retryDelayMs: (seconds: number) => number,
   ) {
+    this.current = state;
+    this.initial = state;
     this.status = row.status;
     this.phase = row.phase;
     this.stepId = row.step_id;
@@ -708,7 +861,20 @@ class Transition {
     this.startedAttempt = row.started_attempt;
     this.stepStartedAt = row.step_started_at;
     this.runAt = now;
-    this.initialState = state;
+  }
+
+  get state(): RunState {
+    if (!this.current) throw new RunStateError(this.row.run_id, "its state was not read for this transition");
+    return this.current;
+  }
+
+  set state(next: RunState) {
+    this.current = next;
+  }
+
+  /** Agent steps, retries and endings leave the state as it was: nothing to re-serialise. */
+  get stateChanged(): boolean {
+    return this.current !== this.initial;
   }
 
   setStatus(to: RunStatus, reason?: string): void {
