@@ -92,6 +92,27 @@ describe("engineRunControl", () => {
     expect(await waitForStatus(engine, runId, ["failed", "succeeded"])).toBe("succeeded");
   });
 
+  it("finds a run from the PR it published: a review there decides a run started from an issue", async () => {
+    const { control, engine, ledger } = setup();
+    const base = request("impl_change");
+    const issue = { ...base.subject, type: "issue" as const, number: 5, url: "https://github.com/acme/api/issues/5" };
+    const { runId } = await engine.start(request("impl_change", "default", { subject: issue }));
+    await waitForStatus(engine, runId, ["awaiting_human"]);
+    const onPr = () => target({ number: 6, url: "https://github.com/acme/api/pull/6" }, "bob");
+    expect(await control.review({ state: "approved", body: null }, onPr())).toBeNull();
+    expect(await control.apply({ name: "approve", access: "write", item: "spec" }, onPr())).toBe("No run has been started for this PR yet, so there is nothing to approve.");
+
+    const published = { forge: "github", url: "https://github.com/acme/api/pull/6", subject: { kind: "pull_request" as const, forge: "github" as const, repo: "acme/api", number: 6 } };
+    await ledger.append([{ runId, expectedSeq: (await ledger.entries(runId)).length, entries: [{ type: "published", payload: published }] }]);
+    expect(await control.apply({ name: "approve", access: "write", item: "spec" }, onPr())).toMatch(new RegExp(`^@bob approved \\*\\*spec\\*\\* on run \`${runId}\`\\. Still waiting for: plan, risk, release`));
+    expect(await control.review({ state: "approved", body: "LGTM" }, onPr())).toMatch(new RegExp(`^@bob approved \\*\\*plan, risk, release\\*\\* on run \`${runId}\`: every checklist item is approved`));
+    expect(await waitForStatus(engine, runId, ["failed", "succeeded"])).toBe("succeeded");
+    // The issue it started from still finds it too.
+    expect(await control.apply({ name: "retry", access: "write" }, target({ type: "issue", number: 5 }))).toBe(
+      `Nothing to retry: the latest run on this issue, \`${runId}\`, is succeeded; \`/orchestrator retry\` starts a failed or cancelled run again.`,
+    );
+  });
+
   it("a change request is recorded and the run keeps waiting", async () => {
     const { control, engine, ledger } = setup();
     const { runId } = await engine.start(request("impl_change"));

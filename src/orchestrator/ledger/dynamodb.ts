@@ -17,7 +17,7 @@ import {
   type BatchGetItemCommandOutput,
 } from "@aws-sdk/client-dynamodb";
 import { mergeSegments, walkSegment, type RunHead, type SegmentResult, type StoredRow } from "./chain.js";
-import { decodeEntry, sealEntry } from "./entry.js";
+import { decodeEntry, sealEntry, type SealedEntry } from "./entry.js";
 import { advanceSummary, projectRun, summaryFromCreated } from "./projection.js";
 import {
   GENESIS_HASH,
@@ -42,8 +42,10 @@ type Item = Record<string, AttributeValue>;
  *   head     pk RUN#<id>  sk HEAD                 the run summary; kind/repo_scope/status feed the indexes
  *   subject  pk RUN#<id>  sk SUBJ#<subject key>   subject, run_id (index by_subject)
  * Entries are written first, each with attribute_not_exists (so no two writers get the same seq),
- * then the head moves forward conditionally. A crash in between leaves the head behind its
- * entries, which the next append and verify both tolerate: the entries are the truth.
+ * then the subject items of subjects they add (run_created's, a published PR/MR), then the head
+ * moves forward conditionally. A crash in between leaves the head behind its entries, which the
+ * next append and verify both tolerate: the entries are the truth, and the next append writes
+ * the subject items of every subject its run has beyond the stored head's.
  */
 const pk = (runId: string) => `RUN#${runId}`;
 const entrySk = (seq: number) => `E#${String(seq).padStart(10, "0")}`;
@@ -91,55 +93,68 @@ export async function dynamoLedger(opts: DynamoLedgerOptions): Promise<Ledger> {
     });
   }
 
-  /** The run's summary including every stored entry (the head item may lag after a crash). */
-  async function currentSummary(runId: string): Promise<RunSummary | undefined> {
+  /**
+   * The run's stored head item, and its summary including every stored entry (the head item may
+   * lag after a crash). Every subject of the stored head has its subject item: they are written first.
+   */
+  async function currentSummary(runId: string): Promise<{ stored?: RunSummary; current?: RunSummary }> {
     const out = await client.send(new QueryCommand({ TableName: table, KeyConditionExpression: "pk = :pk AND sk = :sk", ExpressionAttributeValues: { ":pk": S(pk(runId)), ":sk": S("HEAD") }, ConsistentRead: true }));
-    let summary = out.Items?.[0] ? toSummary(out.Items[0]) : undefined;
-    const later = await entryItems(runId, summary ? summary.head.seq + 1 : 0);
+    const stored = out.Items?.[0] ? toSummary(out.Items[0]) : undefined;
+    let current = stored;
+    const later = await entryItems(runId, stored ? stored.head.seq + 1 : 0);
     for (const item of later) {
       const e = itemEntry(item);
-      summary = summary ? advanceSummary(summary, e) : summaryFromCreated(e);
+      current = current ? advanceSummary(current, e) : summaryFromCreated(e);
     }
-    return summary;
+    return { stored, current };
   }
 
   async function appendOne(req: AppendRequest): Promise<AppendResult> {
     if (req.entries.length === 0) throw new LedgerInputError(`${req.runId}: append needs at least one entry`);
     let summary = cache.get(req.runId);
-    if (!summary || summary.head.seq + 1 !== req.expectedSeq) summary = req.expectedSeq === 0 ? undefined : await currentSummary(req.runId);
+    /** A summary whose subjects all have their subject items (this process wrote them, or the stored head says so). */
+    let indexed = summary;
+    if (!summary || summary.head.seq + 1 !== req.expectedSeq) {
+      const found: { stored?: RunSummary; current?: RunSummary } = req.expectedSeq === 0 ? {} : await currentSummary(req.runId);
+      summary = found.current;
+      indexed = found.stored;
+    }
     const nextSeq = summary ? summary.head.seq + 1 : 0;
     if (!summary && req.expectedSeq > 0) throw new LedgerInputError(`no run ${req.runId} in the ledger; a run starts with its run_created entry at seq 0`);
     if (req.expectedSeq !== nextSeq) throw new LedgerConflictError(req.runId, req.expectedSeq, nextSeq);
+    // Every entry is sealed (validated, and checked against the run) before any is written: a bad one writes nothing.
     let prev = summary ? summary.head.hash : GENESIS_HASH;
-    const written: Entry[] = [];
+    const sealed: SealedEntry[] = [];
     for (const [i, e] of req.entries.entries()) {
-      const sealed = sealEntry(req.runId, nextSeq + i, prev, e, now);
-      const next = summary ? advanceSummary(summary, sealed.entry) : summaryFromCreated(sealed.entry);
+      const next = sealEntry(req.runId, nextSeq + i, prev, e, now);
+      summary = summary ? advanceSummary(summary, next.entry) : summaryFromCreated(next.entry);
+      prev = next.entry.hash;
+      sealed.push(next);
+    }
+    for (const { entry, bytes } of sealed) {
       try {
         await client.send(
           new PutItemCommand({
             TableName: table,
-            Item: { pk: S(pk(req.runId)), sk: S(entrySk(sealed.entry.seq)), seq: N(sealed.entry.seq), type: S(sealed.entry.type), hash: S(sealed.entry.hash), body: { B: sealed.bytes } },
+            Item: { pk: S(pk(req.runId)), sk: S(entrySk(entry.seq)), seq: N(entry.seq), type: S(entry.type), hash: S(entry.hash), body: { B: bytes } },
             ConditionExpression: "attribute_not_exists(pk)",
           }),
         );
       } catch (err) {
         cache.delete(req.runId);
-        if (err instanceof ConditionalCheckFailedException) throw new LedgerConflictError(req.runId, sealed.entry.seq, undefined);
+        if (err instanceof ConditionalCheckFailedException) throw new LedgerConflictError(req.runId, entry.seq, undefined);
         throw err;
       }
-      summary = next;
-      prev = sealed.entry.hash;
-      written.push(sealed.entry);
     }
     const s = summary!;
-    if (nextSeq === 0)
-      for (const subject of s.subjects)
+    // Subject items are the same item each time they are written, so writing one again is harmless.
+    for (const subject of s.subjects)
+      if (!indexed?.subjects.includes(subject))
         await client.send(new PutItemCommand({ TableName: table, Item: { pk: S(pk(s.run_id)), sk: S(`SUBJ#${subject}`), subject: S(subject), run_id: S(s.run_id) } }));
     await moveHead(s);
     cache.set(s.run_id, s);
     if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
-    return { runId: req.runId, entries: written, head: s.head };
+    return { runId: req.runId, entries: sealed.map((x) => x.entry), head: s.head };
   }
 
   async function moveHead(s: RunSummary): Promise<void> {

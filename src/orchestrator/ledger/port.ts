@@ -37,9 +37,12 @@ export { GENESIS_HASH } from "./chain.js";
 const nonEmpty = () => z.string().check(z.minLength(1));
 const count = () => z.int().check(z.nonnegative());
 
+/** A GitHub pull request or GitLab merge request (`number` is the MR iid). */
+export const PullRequestSubject = z.object({ kind: z.literal("pull_request"), forge: z.enum(["github", "gitlab"]), repo: nonEmpty(), number: z.int().check(z.positive()) });
+
 /** A forge pull/merge request, Jira issue or other thing a run is about; `subjectKey` indexes it. */
 export const Subject = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("pull_request"), forge: z.enum(["github", "gitlab"]), repo: nonEmpty(), number: z.int().check(z.positive()) }),
+  PullRequestSubject,
   z.object({ kind: z.literal("issue"), forge: z.enum(["github", "gitlab"]), repo: nonEmpty(), number: z.int().check(z.positive()) }),
   z.object({ kind: z.literal("jira"), key: z.string().check(z.regex(/^[A-Z][A-Z0-9_]+-\d+$/, { error: "must be a Jira key like ABC-123" })) }),
 ]);
@@ -134,6 +137,20 @@ function buildEntryPayloads() {
     key_id: nonEmpty(),
   });
 
+  /**
+   * The PR/MR a run opened. With `subject`, the run becomes findable from that PR/MR as well as
+   * from what started it: reviews and slash commands there decide the run. Entries written
+   * before `subject` existed carry only forge and url, and add no subject.
+   */
+  const Published = z
+    .looseObject({ forge: nonEmpty(), url: nonEmpty(), subject: z.optional(PullRequestSubject) })
+    .check(
+      z.superRefine((v, ctx) => {
+        if (v.subject && v.subject.forge !== v.forge)
+          ctx.addIssue({ code: "custom", path: ["subject", "forge"], message: `must be the forge the run published to (${v.forge}), got ${v.subject.forge}` });
+      }),
+    );
+
   return {
     run_created: RunCreated,
     step_started: StepRef,
@@ -146,7 +163,7 @@ function buildEntryPayloads() {
     approval_requested: ApprovalRequested,
     decision: Decision,
     status_changed: StatusChanged,
-    published: z.looseObject({ forge: nonEmpty(), url: nonEmpty() }),
+    published: Published,
     evidence_signed: EvidenceSigned,
     note: z.looseObject({ message: nonEmpty() }),
   } as const;

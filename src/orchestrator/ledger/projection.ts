@@ -26,9 +26,28 @@ export function statusAfter(status: RunStatus, e: Entry): RunStatus {
   return e.type === "status_changed" ? (e.payload as EntryPayload<"status_changed">).to : status;
 }
 
-/** The summary after one more entry: only status, updated_at and head move. */
+/** What a run is about: the keys it is listed under, and the repo any subject it adds must be in. */
+export type RunSubjects = Pick<RunSummary, "run_id" | "repo_scope" | "subjects">;
+
+/**
+ * A run's subject keys after one more (non-first) entry: a `published` entry naming the PR/MR
+ * the run opened adds it, so the run is found from there too. The same array when nothing is
+ * added. A PR/MR outside the run's repo is refused: a review there would decide this run under
+ * another repo's approvers.
+ */
+export function subjectsAfter(run: RunSubjects, e: Entry): string[] {
+  if (e.type !== "published") return run.subjects;
+  const subject = (e.payload as EntryPayload<"published">).subject;
+  if (!subject) return run.subjects;
+  if (subject.repo !== run.repo_scope)
+    throw new LedgerInputError(`${run.run_id} seq ${e.seq} (published): payload.subject.repo must be the run's repo ${run.repo_scope}, got ${subject.repo}`);
+  const key = subjectKey(subject);
+  return run.subjects.includes(key) ? run.subjects : [...run.subjects, key];
+}
+
+/** The summary after one more entry: status, subjects (a published PR/MR), updated_at and head move. */
 export function advanceSummary(s: RunSummary, e: Entry): RunSummary {
-  return { ...s, status: statusAfter(s.status, e), updated_at: e.at, head: { seq: e.seq, hash: e.hash } };
+  return { ...s, status: statusAfter(s.status, e), subjects: subjectsAfter(s, e), updated_at: e.at, head: { seq: e.seq, hash: e.hash } };
 }
 
 /** The full run record, folded from all of a run's entries in seq order. */
@@ -72,5 +91,5 @@ export function projectRun(entries: readonly Entry[]): RunRecord {
         break;
     }
   }
-  return { ...record, status: summary.status, updated_at: summary.updated_at, head: summary.head };
+  return { ...record, status: summary.status, subjects: summary.subjects, updated_at: summary.updated_at, head: summary.head };
 }

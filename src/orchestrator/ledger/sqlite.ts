@@ -2,7 +2,7 @@
 import { inTransaction, type DatabaseSync } from "../../store/sqlite.js";
 import { mergeSegments, walkSegment, type RunHead, type StoredRow } from "./chain.js";
 import { decodeEntry, sealEntry } from "./entry.js";
-import { projectRun, statusAfter, summaryFromCreated } from "./projection.js";
+import { projectRun, statusAfter, subjectsAfter, summaryFromCreated, type RunSubjects } from "./projection.js";
 import {
   GENESIS_HASH,
   LedgerConflictError,
@@ -83,6 +83,9 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
     headOf: db.prepare("SELECT head_seq, head_hash, status FROM ledger_runs WHERE run_id = ?"),
     moveHeadAndStatus: db.prepare("UPDATE ledger_runs SET status = ?, updated_at = ?, head_seq = ?, head_hash = ? WHERE run_id = ?"),
     moveHead: db.prepare("UPDATE ledger_runs SET updated_at = ?, head_seq = ?, head_hash = ? WHERE run_id = ?"),
+    // Subjects change only with an entry, so in the same UPDATE as the head (which must move forward).
+    moveHeadWithSubjects: db.prepare("UPDATE ledger_runs SET status = ?, subjects = ?, updated_at = ?, head_seq = ?, head_hash = ? WHERE run_id = ?"),
+    subjectsOf: db.prepare("SELECT run_id, repo_scope, subjects FROM ledger_runs WHERE run_id = ?"),
     insertSubject: db.prepare("INSERT OR IGNORE INTO ledger_run_subjects (subject, run_id) VALUES (?, ?)"),
     entries: db.prepare("SELECT id, run_id, seq, type, hash, body FROM ledger_entries WHERE run_id = ? AND seq >= ? ORDER BY seq"),
     heads: db.prepare("SELECT run_id, head_seq, head_hash FROM ledger_runs ORDER BY run_id"),
@@ -114,13 +117,27 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
     let prev = head ? head[1] : GENESIS_HASH;
     let created: RunSummary | undefined;
     let status = head?.[2];
+    // The run's repo and subjects, read only once a `published` entry may add one: most appends touch the head columns alone.
+    let about: RunSubjects | undefined;
+    const addedSubjects: string[] = [];
     const written: Entry[] = [];
     for (let i = 0; i < req.entries.length; i++) {
       const { entry, bytes } = sealEntry(req.runId, nextSeq + i, prev, req.entries[i]!, now);
       if (status === undefined) {
-        created = summaryFromCreated(entry);
+        created = about = summaryFromCreated(entry);
         status = created.status;
-      } else status = statusAfter(status, entry);
+        addedSubjects.push(...created.subjects);
+      } else {
+        status = statusAfter(status, entry);
+        if (entry.type === "published") {
+          about ??= readSubjects(req.runId);
+          const subjects = subjectsAfter(about, entry);
+          if (subjects !== about.subjects) {
+            addedSubjects.push(subjects[subjects.length - 1]!);
+            about = { ...about, subjects };
+          }
+        }
+      }
       try {
         q.insertEntry.run(req.runId, entry.seq, entry.type, entry.hash, bytes);
       } catch (err) {
@@ -134,15 +151,22 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
     const last = written[written.length - 1]!;
     if (created) {
       const s = created;
-      q.insertRun.run(s.run_id, s.run_type, status!, s.repo_scope, s.title ?? null, JSON.stringify(s.subjects), s.created_at, last.at, last.seq, last.hash);
-      for (const subject of s.subjects) q.insertSubject.run(subject, s.run_id);
+      q.insertRun.run(s.run_id, s.run_type, status!, s.repo_scope, s.title ?? null, JSON.stringify(about!.subjects), s.created_at, last.at, last.seq, last.hash);
+    } else if (addedSubjects.length > 0) {
+      q.moveHeadWithSubjects.run(status!, JSON.stringify(about!.subjects), last.at, last.seq, last.hash, req.runId);
     } else if (status !== head![2]) {
       q.moveHeadAndStatus.run(status!, last.at, last.seq, last.hash, req.runId);
     } else {
       // Leaving status out of the UPDATE spares the by-status index a delete and re-insert.
       q.moveHead.run(last.at, last.seq, last.hash, req.runId);
     }
+    for (const subject of addedSubjects) q.insertSubject.run(subject, req.runId);
     return { runId: req.runId, entries: written, head: { seq: last.seq, hash: last.hash } };
+  }
+
+  function readSubjects(runId: string): RunSubjects {
+    const r = q.subjectsOf.get(runId) as { run_id: string; repo_scope: string; subjects: string };
+    return { run_id: r.run_id, repo_scope: r.repo_scope, subjects: JSON.parse(r.subjects) as string[] };
   }
 
   const appendInTransaction = (requests: readonly AppendRequest[]) => inTransaction(db, () => requests.map(appendOne));

@@ -10,7 +10,7 @@ import {
 } from "../../../src/orchestrator/ledger/port.js";
 import { dynamoBackend, sqliteBackend, type Backend } from "./backends.js";
 
-function created(repo = "acme/api", opts: { jira?: string; pr?: number; type?: RunType } = {}): NewEntry<"run_created"> {
+function created(repo = "acme/api", opts: { jira?: string; pr?: number; issue?: number; type?: RunType } = {}): NewEntry<"run_created"> {
   return {
     type: "run_created",
     payload: {
@@ -20,6 +20,7 @@ function created(repo = "acme/api", opts: { jira?: string; pr?: number; type?: R
         origin: "github",
         subjects: [
           ...(opts.pr ? [{ kind: "pull_request" as const, forge: "github" as const, repo, number: opts.pr }] : []),
+          ...(opts.issue ? [{ kind: "issue" as const, forge: "github" as const, repo, number: opts.issue }] : []),
           ...(opts.jira ? [{ kind: "jira" as const, key: opts.jira }] : []),
         ],
       },
@@ -32,6 +33,11 @@ function created(repo = "acme/api", opts: { jira?: string; pr?: number; type?: R
 }
 
 const step = (name: string, attempt = 0): NewEntry<"step_started"> => ({ type: "step_started", payload: { step: name, attempt } });
+
+/** The `published` entry of a run that opened PR `number` of `repo` on GitHub. */
+function published(repo: string, number: number): NewEntry<"published"> {
+  return { type: "published", payload: { forge: "github", url: `https://github.com/${repo}/pull/${number}`, subject: { kind: "pull_request", forge: "github", repo, number } } };
+}
 
 async function newRun(ledger: Ledger, extra: NewEntry[] = [], repo?: string): Promise<string> {
   const runId = newRunId();
@@ -153,6 +159,53 @@ describe.each([
     expect(waiting.runs.map((r) => [r.run_id, r.status])).toEqual([[ids[1], "awaiting_human"]]);
     expect((await b.ledger.listRuns({ limit: 1 })).runs).toHaveLength(1);
     await expect(b.ledger.listRuns({ cursor: "not-a-cursor!" })).rejects.toThrow(/cursor/);
+  });
+
+  it("makes the PR/MR a run published one of its subjects, found by listRuns from every ledger", async () => {
+    const repo = `org/publish-${b.name}`;
+    const runId = newRunId();
+    await b.ledger.append([{ runId, expectedSeq: 0, entries: [created(repo, { issue: 5 })] }]);
+    const prKey = `github:${repo}#6`;
+    expect((await b.ledger.listRuns({ subject: prKey })).runs).toEqual([]);
+
+    // An entry from before `subject` existed stays valid and adds nothing.
+    await b.ledger.append([{ runId, expectedSeq: 1, entries: [{ type: "published", payload: { forge: "github", url: `https://github.com/${repo}/pull/6` } }] }]);
+    expect((await b.ledger.listRuns({ subject: prKey })).runs).toEqual([]);
+
+    await b.ledger.append([{ runId, expectedSeq: 2, entries: [published(repo, 6), { type: "status_changed", payload: { to: "awaiting_human" } }] }]);
+    const keys = [`github:${repo}#issue/5`, prKey];
+    for (const ledger of [b.ledger, await b.second()]) {
+      for (const key of keys) expect((await ledger.listRuns({ subject: key })).runs.map((r) => [r.run_id, r.status, r.subjects])).toEqual([[runId, "awaiting_human", keys]]);
+      expect((await ledger.run(runId))!.subjects).toEqual(keys);
+    }
+
+    // Publishing the same PR again (an updated PR) keeps one subject; the chain still verifies.
+    await b.ledger.append([{ runId, expectedSeq: 4, entries: [published(repo, 6)] }]);
+    expect((await b.ledger.listRuns({ subject: prKey })).runs.map((r) => r.subjects)).toEqual([keys]);
+    expect(await b.ledger.verify({ runId })).toEqual({ ok: true, runs: 1, entries: 5 });
+  });
+
+  it("takes a published subject in the same append that creates the run", async () => {
+    const repo = `org/publish-once-${b.name}`;
+    const runId = newRunId();
+    await b.ledger.append([{ runId, expectedSeq: 0, entries: [created(repo, { jira: "PUB-1" }), published(repo, 9)] }]);
+    expect((await b.ledger.listRuns({ subject: `github:${repo}#9` })).runs.map((r) => [r.run_id, r.subjects])).toEqual([[runId, ["jira:PUB-1", `github:${repo}#9`]]]);
+    expect((await b.ledger.listRuns({ subject: "jira:PUB-1" })).runs.map((r) => r.run_id)).toEqual([runId]);
+  });
+
+  it("refuses a published PR/MR outside the run's repo or forge, writing nothing", async () => {
+    const repo = `org/publish-bad-${b.name}`;
+    const runId = await newRun(b.ledger, [], repo);
+    await expect(b.ledger.append([{ runId, expectedSeq: 1, entries: [step("a"), published("other/repo", 3)] }])).rejects.toThrow(
+      /\(published\): payload.subject.repo must be the run's repo org\/publish-bad-.*, got other\/repo/,
+    );
+    const gitlab: NewEntry<"published"> = { type: "published", payload: { forge: "github", url: "https://x", subject: { kind: "pull_request", forge: "gitlab", repo, number: 3 } } };
+    await expect(b.ledger.append([{ runId, expectedSeq: 1, entries: [gitlab] }])).rejects.toThrow(/payload.subject.forge must be the forge the run published to \(github\), got gitlab/);
+    const issue = { type: "published", payload: { forge: "github", url: "https://x", subject: { kind: "issue", forge: "github", repo, number: 3 } } } as unknown as NewEntry;
+    await expect(b.ledger.append([{ runId, expectedSeq: 1, entries: [issue] }])).rejects.toBeInstanceOf(LedgerInputError);
+    expect((await b.ledger.entries(runId)).map((e) => e.type)).toEqual(["run_created"]);
+    expect((await b.ledger.listRuns({ subject: "github:other/repo#3" })).runs).toEqual([]);
+    expect((await b.ledger.run(runId))!.subjects).toEqual([]);
   });
 
   describe("verify names the first tampered run and seq", () => {
