@@ -206,7 +206,9 @@ export const settings = {
       "Step Functions: execution role of the state machines (may run the ECS tasks and invoke the activity Lambda).",
     ),
     sfnEndpoint: setting("SFN_ENDPOINT", url.optional(), "Step Functions endpoint override (e.g. a local emulator)."),
-    ecsCluster: setting("ECS_CLUSTER_ARN", optionalText, "Step Functions: ECS cluster (name or ARN) the agent tasks run on (Fargate)."),
+    ecsEndpoint: setting("ECS_ENDPOINT", url.optional(), "ECS endpoint override, used by `workflows deploy` to check the task definition."),
+    lambdaEndpoint: setting("LAMBDA_ENDPOINT", url.optional(), "Lambda endpoint override, used by `workflows deploy` to check the activity Lambda."),
+    ecsCluster: setting("ECS_CLUSTER_ARN", optionalText, "Step Functions: ECS cluster (name or ARN) the agent and gate tasks run on (Fargate)."),
     ecsTaskDefinition: setting(
       "ECS_TASK_DEFINITION_ARN",
       z.string().regex(/^arn:aws[\w-]*:ecs:[\w-]+:\d{12}:task-definition\/[\w-]+:\d+$/, { error: "must be a task definition ARN pinned to a revision, e.g. arn:aws:ecs:eu-west-1:123456789012:task-definition/agent:7" }).optional(),
@@ -214,12 +216,12 @@ export const settings = {
     ),
     ecsContainer: setting("ECS_CONTAINER_NAME", z.string().min(1).default("agent"), "Step Functions: name of the agent container in the task definition (receives the run-scoped environment)."),
     ecsSubnets: setting("ECS_SUBNETS", commaList.default([]), "Step Functions: subnets of the agent tasks (comma-separated subnet ids).", { shownDefault: "" }),
-    ecsSecurityGroups: setting("ECS_SECURITY_GROUPS", commaList.default([]), "Step Functions: security groups of the agent tasks (comma-separated).", { shownDefault: "" }),
+    ecsSecurityGroups: setting("ECS_SECURITY_GROUPS", commaList.default([]), "Step Functions: security groups of the agent and gate tasks (comma-separated); `workflows deploy` refuses an empty list, which would mean the VPC's default group.", { shownDefault: "" }),
     ecsAssignPublicIp: setting("ECS_ASSIGN_PUBLIC_IP", bool.default(false), "Step Functions: give agent tasks a public IP (only for subnets without a NAT gateway)."),
     activityLambdaArn: setting(
       "ACTIVITY_LAMBDA_ARN",
       z.string().regex(/^arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:[\w-]+(:[\w$-]+)?$/, { error: "must be a Lambda function ARN, e.g. arn:aws:lambda:eu-west-1:123456789012:function:orchestrator-activities" }).optional(),
-      "Step Functions: the activity-dispatcher Lambda (dist/lambda.js `handler`) every non-agent step invokes.",
+      "Step Functions: the activity-dispatcher Lambda (dist/lambda.js `handler`) that steps outside containers (publish, approvals, report) invoke; its timeout must cover their longest TimeoutSeconds.",
     ),
     taskInputPrefix: setting(
       "TASK_INPUT_PREFIX",

@@ -88,6 +88,12 @@ async function applyReview(deps: EngineRunControlDeps, review: ReviewDecision, t
   }
   const progress = approvalProgress(await deps.ledger.entries(runId));
   const remaining = progress?.remaining ?? [];
+  if (progress?.open && remaining.length === 0) {
+    // Every item is approved in the ledger yet the step still waits: the engine could not pass the
+    // approval on (Step Functions: a failed SendTaskSuccess). Approving again sends it again.
+    await deps.engine.decide(runId, { decision: "approved", by: who, via: "review" });
+    return approvalReply(deps, who, progress.checklist.join(", "), runId);
+  }
   const mine = remaining.filter((item) => mayDecide(target.approvers, item, who));
   if (mine.length === 0)
     return `@${who} approved, but the checklist items still open on run \`${runId}\` (${remaining.join(", ")}) need approval from ${remaining.map((i) => approversOf(target.approvers, i)).join("; ")}, so nothing was changed.`;

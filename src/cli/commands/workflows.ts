@@ -1,12 +1,10 @@
 // `orchestrator workflows list|asl|deploy`: the run types' workflows, their ASL, and deploying them to Step Functions.
-import { ECSClient } from "@aws-sdk/client-ecs";
-import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { Command } from "commander";
 import { compileToAsl, placeholderTargets } from "../../orchestrator/engine/asl.js";
-import { deployStateMachines } from "../../orchestrator/engine/step-functions.js";
-import { aslTargets, requireStepFunctions, sfnClient, stateMachineNaming } from "../../orchestrator/engine/wire.js";
+import { deployStateMachines } from "../../orchestrator/engine/sfn-deploy.js";
+import { aslTargets, preflightClients, requireStepFunctions, sfnClient, stateMachineNaming } from "../../orchestrator/engine/wire.js";
 import { builtinCatalog, definitionDigest, workflows } from "../../orchestrator/workflows/index.js";
-import { activityKinds } from "../../orchestrator/workflows/schema.js";
+import { runsInContainer } from "../../orchestrator/workflows/schema.js";
 import { EXIT_USAGE, type CliContext } from "../context.js";
 
 export default function register(program: Command, ctx: CliContext): void {
@@ -18,10 +16,10 @@ export default function register(program: Command, ctx: CliContext): void {
     .action((o: { json?: boolean }) => {
       if (o.json) return void process.stdout.write(`${JSON.stringify(workflows, null, 2)}\n`);
       const lines = workflows.map((w) => {
-        const steps = w.steps.map((s) => `${s.id}${activityKinds[s.activity] === "agent" ? "*" : ""}`).join(" → ");
+        const steps = w.steps.map((s) => `${s.id}${runsInContainer(s.activity) ? "*" : ""}`).join(" → ");
         return `${w.name}  ${w.run_type}  v${w.version}  sha256:${definitionDigest(w).slice(0, 12)}\n  ${steps}  (on failure: ${w.on_failure.id})`;
       });
-      process.stdout.write(`${lines.join("\n")}\n(* agent step)\n`);
+      process.stdout.write(`${lines.join("\n")}\n(* runs in a container next to the run's workspace: an agent, or the gates)\n`);
     });
   cmd
     .command("asl <name>")
@@ -38,8 +36,8 @@ export default function register(program: Command, ctx: CliContext): void {
     });
   cmd
     .command("deploy")
-    .description("Create or update one Standard state machine per workflow (reads which exist; --dry-run changes nothing).")
-    .option("--dry-run", "print the CreateStateMachine/UpdateStateMachine requests instead of sending them")
+    .description("Create or update one Standard state machine per workflow, after checking the task definition and the activity Lambda.")
+    .option("--dry-run", "make only the read calls (needs credentials and the SFN_/ECS_ settings) and print the requests instead of sending them")
     .action(async (o: { dryRun?: boolean }) => {
       const config = ctx.config();
       try {
@@ -49,8 +47,7 @@ export default function register(program: Command, ctx: CliContext): void {
         process.exit(EXIT_USAGE);
       }
       const sfn = sfnClient(config);
-      const region = { region: config.aws.region! };
-      const preflight = { ecs: new ECSClient(region), lambda: new LambdaClient(region) };
+      const preflight = preflightClients(config);
       try {
         const actions = await deployStateMachines({
           sfn,
@@ -63,7 +60,10 @@ export default function register(program: Command, ctx: CliContext): void {
         });
         for (const a of actions) {
           const name = a.action === "create" ? a.request.name : a.request.stateMachineArn;
-          if (o.dryRun) process.stdout.write(`would ${a.action} ${name}:\n${JSON.stringify({ ...a.request, definition: JSON.parse(a.request.definition!) }, null, 2)}\n`);
+          if (o.dryRun) {
+            process.stdout.write(`would ${a.action} ${name}:\n${JSON.stringify({ ...a.request, definition: JSON.parse(a.request.definition!) }, null, 2)}\n`);
+            if (a.action === "update") process.stdout.write(`would tag ${name}: ${JSON.stringify(a.tag.tags)}\n`);
+          }
           else process.stdout.write(`${a.action === "create" ? "created" : "updated"} ${name}\n`);
         }
       } catch (err) {

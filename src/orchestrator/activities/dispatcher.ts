@@ -1,11 +1,11 @@
 // Runs one activity for a Step Functions task (the Lambda's job) and records its transition in the ledger, once.
 import { z } from "zod";
-import { LedgerConflictError, type Entry, type Ledger, type NewEntry } from "../ledger/port.js";
+import { LedgerConflictError, terminalStatuses, type Entry, type Ledger, type NewEntry, type RunStatus } from "../ledger/port.js";
 import { builtinCatalog, WorkflowCatalog } from "../workflows/index.js";
 import { afterFailure } from "../workflows/policy.js";
 import { approvalChecklist } from "../workflows/approvals.js";
 import { failureReason, isFailureStep, nextStepId, stepById } from "../workflows/run-state.js";
-import { ActivityName } from "../workflows/schema.js";
+import { ActivityName, runsInContainer } from "../workflows/schema.js";
 import { ActivityError, activityCall, errorMessageOf, errorNameOf, type JsonObject, type RunState } from "./port.js";
 import type { ActivityRegistry } from "./registry.js";
 
@@ -24,6 +24,22 @@ export type DispatchEvent = z.infer<typeof DispatchEvent>;
 
 /** The event was not one the state machine sends; not retryable, so the run's catch reports it. */
 export const BAD_EVENT_ERROR = "Dispatch.BadEvent";
+
+/** The run ended (succeeded, failed or cancelled) before this call could record anything. */
+export const RUN_ENDED_ERROR = "Run.Ended";
+
+/**
+ * Raised instead of appending to a run that has ended: a late writer (a Lambda still running when
+ * the run was cancelled, a decision racing the last step) must not move an ended run back.
+ */
+export class RunEndedError extends ActivityError {
+  constructor(
+    readonly runId: string,
+    readonly status: RunStatus,
+  ) {
+    super(RUN_ENDED_ERROR, `run ${runId} has already ended (${status}); nothing more is recorded for it`);
+  }
+}
 
 export interface DispatcherDeps {
   readonly activities: ActivityRegistry;
@@ -53,24 +69,22 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
     const step = def && stepById(def, event.step);
     if (!def || !step || step.activity !== event.activity)
       throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${state.run.workflow.name} has no step ${event.step} running ${event.activity}`);
+    // A machine deployed before the step moved to a container would run it here until Lambda kills it at 15 minutes.
+    if (runsInContainer(step.activity))
+      throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${event.activity} runs in a container task, not in the activity Lambda; redeploy the state machines (orchestrator workflows deploy)`);
     const attempt = event.retry_count + 1;
     const record = recorder(deps.ledger, event.run_id);
-    await record([{ type: "status_changed", payload: { to: "running" } }, { type: "step_started", payload: { step: step.id, attempt } }]);
     try {
-      const output = await deps.activities.get(step.activity)(activityCall(event.run_id, step, attempt, state, signal, event.task_token));
-      if (event.task_token) {
-        // The decision arrives later through the engine's decide(), which finds this token here.
-        await record([
-          { type: "approval_requested", payload: { step: step.id, attempt, checklist: approvalChecklist(output), task_token: event.task_token } },
-          { type: "status_changed", payload: { to: "awaiting_human" } },
-        ]);
-        return output;
-      }
-      const after: NewEntry[] = [{ type: "step_finished", payload: { step: step.id, attempt, output } }];
-      if (isFailureStep(def, step.id)) after.push(failedStatus(state));
-      else if (nextStepId(def, step.id, state.run.stop_after) === null) after.push({ type: "status_changed", payload: { to: "succeeded" } });
-      await record(after);
-      return output;
+      await record([{ type: "status_changed", payload: { to: "running" } }, { type: "step_started", payload: { step: step.id, attempt } }]);
+    } catch (err) {
+      // A repeated call of an attempt that finished the run gets that attempt's result again; anything else is not run.
+      const finished = err instanceof RunEndedError ? await finishedOutput(deps.ledger, event.run_id, step.id, attempt) : undefined;
+      if (finished) return finished;
+      throw err;
+    }
+    let output: JsonObject;
+    try {
+      output = await deps.activities.get(step.activity)(activityCall(event.run_id, step, attempt, state, signal, event.task_token));
     } catch (err) {
       const error = errorNameOf(err);
       const message = errorMessageOf(err);
@@ -81,7 +95,27 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
       await record(after);
       throw new ActivityError(error, message);
     }
+    if (event.task_token) {
+      // The decision arrives later through the engine's decide(), which finds this token here.
+      await record([
+        { type: "approval_requested", payload: { step: step.id, attempt, checklist: approvalChecklist(output), task_token: event.task_token } },
+        { type: "status_changed", payload: { to: "awaiting_human" } },
+      ]);
+      return output;
+    }
+    const after: NewEntry[] = [{ type: "step_finished", payload: { step: step.id, attempt, output } }];
+    if (isFailureStep(def, step.id)) after.push(failedStatus(state));
+    else if (nextStepId(def, step.id, state.run.stop_after) === null) after.push({ type: "status_changed", payload: { to: "succeeded" } });
+    await record(after);
+    return output;
   };
+}
+
+/** The output an attempt recorded when it finished, if it did. */
+async function finishedOutput(ledger: Ledger, runId: string, step: string, attempt: number): Promise<JsonObject | undefined> {
+  const done = (await ledger.entries(runId)).find((e) => e.type === "step_finished" && e.payload.step === step && e.payload.attempt === attempt);
+  const output = done?.payload.output;
+  return output && typeof output === "object" && !Array.isArray(output) ? (output as JsonObject) : undefined;
 }
 
 function failedStatus(state: RunState): NewEntry {
@@ -95,21 +129,26 @@ function sameEntry(a: Entry, b: NewEntry): boolean {
   return a.payload.step === p.step && a.payload.attempt === p.attempt && a.payload.to === p.to;
 }
 
+/** What to append: fixed entries, or entries chosen from the run's entries as read (re-read after a conflict). */
+export type Appending = readonly NewEntry[] | ((existing: readonly Entry[]) => readonly NewEntry[]);
+
 /**
- * Appends entries the run does not have yet, at the head,
- * retrying when another writer moved the head first.
+ * Appends entries the run does not have yet, at the head, retrying when another writer moved the
+ * head first. Throws RunEndedError rather than append to a run that has ended.
  */
-export function recorder(ledger: Ledger, runId: string): (entries: NewEntry[]) => Promise<void> {
+export function recorder(ledger: Ledger, runId: string): (entries: Appending) => Promise<void> {
   return async (entries) => {
     for (let tries = 0; tries < 5; tries++) {
       const existing = await ledger.entries(runId);
       if (existing.length === 0) throw new ActivityError(BAD_EVENT_ERROR, `run ${runId} is not in the ledger; start runs through the engine`);
       // A status is only "already recorded" if it is the current one; steps/attempts are unique.
-      const current = [...existing].reverse().find((e) => e.type === "status_changed")?.payload.to;
-      const missing = entries.filter((e) =>
+      const current = [...existing].reverse().find((e) => e.type === "status_changed")?.payload.to as RunStatus | undefined;
+      const wanted = typeof entries === "function" ? entries(existing) : entries;
+      const missing = wanted.filter((e) =>
         e.type === "status_changed" ? (e.payload as { to: string }).to !== current : !existing.some((x) => sameEntry(x, e)),
       );
       if (missing.length === 0) return;
+      if (current && terminalStatuses.includes(current)) throw new RunEndedError(runId, current);
       try {
         await ledger.append([{ runId, expectedSeq: existing.length, entries: missing }]);
         return;

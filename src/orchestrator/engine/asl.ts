@@ -1,11 +1,11 @@
 // Compiles a workflow definition to an Amazon States Language state machine (JSONPath mode) for AWS Step Functions.
-import { activityKinds, type FailureStep, type RetryPolicy, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
+import { activityKinds, runsInContainer, type ActivityName, type FailureStep, type RetryPolicy, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
 import { definitionDigest } from "../workflows/index.js";
 import { stopTarget, stoppableActivities } from "../workflows/run-state.js";
 
 /** Where the compiled machine sends work. Values come from the `engine` settings, or are placeholders. */
 export interface AslTargets {
-  /** The one activity-dispatcher Lambda (src/lambda.ts) every non-agent step invokes. */
+  /** The one activity-dispatcher Lambda (src/lambda.ts) every step invokes that does not run in a container. */
   readonly activityLambdaArn: string;
   readonly ecs: {
     readonly clusterArn: string;
@@ -53,6 +53,30 @@ export const Resources = {
   lambdaInvokeWaitForTaskToken: "arn:aws:states:::lambda:invoke.waitForTaskToken",
 } as const;
 
+/** How a step's Task reaches its activity on AWS. */
+export type Integration = "container" | "lambda" | "lambda-callback";
+
+export function integrationOf(activity: ActivityName): Integration {
+  if (runsInContainer(activity)) return "container";
+  return activityKinds[activity] === "approval" ? "lambda-callback" : "lambda";
+}
+
+/** Lambda stops an invocation after 15 minutes, whatever the Task's TimeoutSeconds says. */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
+/**
+ * The Lambda step that may run longest, which the activity Lambda's own timeout must cover. Approval
+ * steps are left out: their timeout is the wait for a human, while their Lambda call only posts the checklist.
+ */
+export function longestLambdaStep(defs: readonly WorkflowDefinition[]): { workflow: string; step: string; timeoutSeconds: number } | undefined {
+  let longest: { workflow: string; step: string; timeoutSeconds: number } | undefined;
+  for (const def of defs)
+    for (const step of [...def.steps, def.on_failure])
+      if (integrationOf(step.activity) === "lambda" && step.timeout_seconds > (longest?.timeoutSeconds ?? 0))
+        longest = { workflow: def.name, step: step.id, timeoutSeconds: step.timeout_seconds };
+  return longest;
+}
+
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 export type AslState = { [k: string]: Json };
 export interface AslMachine {
@@ -75,21 +99,33 @@ function dispatcherPayload(step: { id: string; activity: string }, extra: Record
   };
 }
 
-function retrier(policy: RetryPolicy | undefined): AslState {
-  // MaxAttempts 0 would mean "never"; leave Retry out instead.
-  if (!policy || policy.max_attempts <= 1) return {};
-  return {
-    Retry: [
-      {
-        ErrorEquals: [...policy.retryable_errors],
-        IntervalSeconds: policy.backoff.initial_seconds,
-        BackoffRate: policy.backoff.rate,
-        MaxAttempts: policy.max_attempts - 1,
-        MaxDelaySeconds: policy.backoff.max_seconds,
-        JitterStrategy: "NONE",
-      },
-    ],
-  };
+/**
+ * Lambda's own transient failures (throttling, a service hiccup) are not the activity's: AWS
+ * recommends retrying them on every Lambda Task, with backoff and jitter, so they neither fail
+ * the run nor use up the definition's attempts. First in the list, since the first match applies.
+ */
+export const lambdaServiceRetrier: AslState = {
+  ErrorEquals: ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+  IntervalSeconds: 2,
+  MaxAttempts: 6,
+  BackoffRate: 2,
+  JitterStrategy: "FULL",
+};
+
+function retriers(step: StepDefinition | FailureStep): AslState {
+  const policy: RetryPolicy | undefined = step.retry;
+  const list: AslState[] = integrationOf(step.activity) === "container" ? [] : [lambdaServiceRetrier];
+  // MaxAttempts 0 would mean "never"; leave the definition's retrier out instead.
+  if (policy && policy.max_attempts > 1)
+    list.push({
+      ErrorEquals: [...policy.retryable_errors],
+      IntervalSeconds: policy.backoff.initial_seconds,
+      BackoffRate: policy.backoff.rate,
+      MaxAttempts: policy.max_attempts - 1,
+      MaxDelaySeconds: policy.backoff.max_seconds,
+      JitterStrategy: "NONE",
+    });
+  return list.length > 0 ? { Retry: list } : {};
 }
 
 function taskInputLocation(prefix: string, stepId: string): string {
@@ -98,9 +134,9 @@ function taskInputLocation(prefix: string, stepId: string): string {
   return `States.Format('${prefix.replace(/\/+$/, "")}/runs/{}/steps/${stepId}/input.json', $$.Execution.Name)`;
 }
 
-function taskState(step: StepDefinition | FailureStep, targets: AslTargets): AslState {
-  const kind = activityKinds[step.activity];
-  if (kind === "agent") {
+function taskState(def: WorkflowDefinition, step: StepDefinition | FailureStep, targets: AslTargets): AslState {
+  const integration = integrationOf(step.activity);
+  if (integration === "container") {
     const { ecs } = targets;
     return {
       Type: "Task",
@@ -124,18 +160,20 @@ function taskState(step: StepDefinition | FailureStep, targets: AslTargets): Asl
                 { Name: "ORCHESTRATOR_RUN_ID", "Value.$": "$$.Execution.Name" },
                 { Name: "ORCHESTRATOR_STEP", Value: step.id },
                 { Name: "ORCHESTRATOR_ACTIVITY", Value: step.activity },
+                // RetryCount is 0 on the first attempt; attempts count from 1, as in the embedded engine and the dispatcher.
+                { Name: "ORCHESTRATOR_ATTEMPT", "Value.$": "States.JsonToString(States.MathAdd($$.State.RetryCount, 1))" },
                 { Name: "ORCHESTRATOR_TASK_INPUT", "Value.$": taskInputLocation(targets.taskInputPrefix, step.id) },
               ],
             },
           ],
         },
       },
-      // An agent's output is its artifacts (content-addressed, in the ledger), not the ECS task description.
+      // An agent's or gate's output is its artifacts (content-addressed, in the ledger), not the ECS task description.
       ResultPath: null,
       TimeoutSeconds: step.timeout_seconds,
     };
   }
-  if (kind === "approval") {
+  if (integration === "lambda-callback") {
     return {
       Type: "Task",
       Resource: Resources.lambdaInvokeWaitForTaskToken,
@@ -149,6 +187,10 @@ function taskState(step: StepDefinition | FailureStep, targets: AslTargets): Asl
       TimeoutSeconds: step.timeout_seconds,
     };
   }
+  if (step.timeout_seconds > LAMBDA_MAX_TIMEOUT_SECONDS)
+    throw new Error(
+      `${def.name}: step ${step.id} (${step.activity}) has timeout_seconds ${step.timeout_seconds}, but it runs in the activity Lambda, which AWS stops after ${LAMBDA_MAX_TIMEOUT_SECONDS} s; lower it to ${LAMBDA_MAX_TIMEOUT_SECONDS} or less`,
+    );
   return {
     Type: "Task",
     Resource: Resources.lambdaInvoke,
@@ -179,15 +221,15 @@ export function compileToAsl(def: WorkflowDefinition, targets: AslTargets = plac
       next = choice;
     }
     states[step.id] = {
-      ...taskState(step, targets),
-      ...retrier(step.retry),
+      ...taskState(def, step, targets),
+      ...retriers(step),
       Catch: [{ ErrorEquals: [...step.catch], ResultPath: "$.error", Next: failure.id }],
       Next: next,
     };
   });
   states[failure.id] = {
-    ...taskState(failure, targets),
-    ...retrier(failure.retry),
+    ...taskState(def, failure, targets),
+    ...retriers(failure),
     // The run fails whether or not the report could be made; the report's own error is kept for the record.
     Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.report_error", Next: FAILED_STATE }],
     Next: FAILED_STATE,

@@ -20,7 +20,7 @@ import type { WorkflowCatalog } from "../workflows/catalog.js";
 import { approvalChecklist, approvalProgress, decisionEffect } from "../workflows/approvals.js";
 import { afterFailure, TIMEOUT_ERROR } from "../workflows/policy.js";
 import { failureReason, initialState, isFailureStep, nextStepId, runCreatedEntry, stepById } from "../workflows/run-state.js";
-import { activityKinds, type FailureStep, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
+import { activityKinds, runsInContainer, type FailureStep, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
 import { approvalOutput, cancelReason, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
 
 export interface EmbeddedEngineOptions {
@@ -910,7 +910,8 @@ class Transition {
   succeeded(step: StepDefinition | FailureStep, output: Json): void {
     this.entries.push({ type: "step_finished", payload: { step: step.id, attempt: this.attempt, output } });
     const def = this.def!;
-    if (activityKinds[step.activity] !== "agent") this.state = { ...this.state, steps: { ...this.state.steps, [step.id]: { output } } };
+    // A container step's output is its artifacts in the ledger, not state: on Step Functions it never reaches the state either.
+    if (!runsInContainer(step.activity)) this.state = { ...this.state, steps: { ...this.state.steps, [step.id]: { output } } };
     if (isFailureStep(def, step.id)) return this.end("failed", failureReason(this.state));
     const next = nextStepId(def, step.id, this.state.run.stop_after);
     if (next === null) return this.end("succeeded");

@@ -1,33 +1,26 @@
 // The AWS Step Functions backend: runs are Standard executions of the compiled definitions, named by run id.
 import { createHash } from "node:crypto";
 import {
-  CreateStateMachineCommand,
+  DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
   InvalidToken,
-  paginateListStateMachines,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   StartExecutionCommand,
   StopExecutionCommand,
   TaskDoesNotExist,
   TaskTimedOut,
-  UpdateStateMachineCommand,
-  type CreateStateMachineCommandInput,
   type SFNClient,
-  type UpdateStateMachineCommandInput,
 } from "@aws-sdk/client-sfn";
-import { DescribeTaskDefinitionCommand, type ECSClient } from "@aws-sdk/client-ecs";
-import { GetFunctionConfigurationCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { REJECTED_ERROR } from "../activities/port.js";
-import { recorder } from "../activities/dispatcher.js";
-import { LedgerConflictError, terminalStatuses, type Ledger, type RunStatus } from "../ledger/port.js";
+import { recorder, RunEndedError } from "../activities/dispatcher.js";
+import { LedgerConflictError, terminalStatuses, type Entry, type Ledger, type NewEntry, type RunRecord, type RunStatus } from "../ledger/port.js";
 import type { RunRequest } from "../run-request.js";
 import { builtinCatalog, WorkflowCatalog } from "../workflows/index.js";
 import { approvalProgress, decisionEffect, type ApprovalProgress } from "../workflows/approvals.js";
 import { initialState, runCreatedEntry } from "../workflows/run-state.js";
 import type { WorkflowDefinition } from "../workflows/schema.js";
-import { compileToAsl, type AslTargets } from "./asl.js";
 import { approvalOutput, cancelReason, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
 
 /** Where the state machines live: `arn:aws:states:<region>:<account>:stateMachine:<prefix><Name>`. */
@@ -97,7 +90,10 @@ export class StepFunctionsEngine implements WorkflowEngine {
       if (!(err instanceof LedgerConflictError)) throw err;
       created = false;
     }
-    // Always attempted: a start that died between the ledger and Step Functions is completed by the retry.
+    // A run that has moved on from `queued` is running or has ended: starting an execution now could
+    // revive a cancelled run whose execution never existed (a throttled first StartExecution).
+    if (!created && (await this.opts.ledger.run(runId))?.status !== "queued") return { runId, created };
+    // Otherwise always attempted: a start that died between the ledger and Step Functions is completed by the retry.
     // The same name with the same input is accepted again by Step Functions; the input is derived from the request.
     try {
       await this.opts.sfn.send(
@@ -123,12 +119,20 @@ export class StepFunctionsEngine implements WorkflowEngine {
       if (!progress?.open || !progress.taskToken) throw new RunStateError(runId, "is not waiting for a decision");
       const effect = decisionEffect(progress, decision);
       if (effect.effect === "invalid") throw new RunStateError(runId, effect.reason);
+      // The ledger already holds the outcome but the step still waits: sending it to Step Functions
+      // failed (throttling, an outage). That outcome stands; any later decision sends it again.
+      const settled = settledOutcome(entries, progress);
+      if (settled && decision.decision !== (settled.approved ? "approved" : "rejected")) {
+        await this.answer(runId, settled.decision, progress, settled.approved);
+        throw new RunStateError(runId, `its approval was already ${settled.approved ? "given" : "rejected"} (${settled.decision.by}); that outcome was sent again, and this decision changes nothing`);
+      }
       try {
         await this.opts.ledger.append([{ runId, expectedSeq: entries.length, entries: [decisionEntry(progress.step, decision)] }]);
       } catch (err) {
         if (err instanceof LedgerConflictError && tries < 5) continue;
         throw err;
       }
+      if (settled) return this.answer(runId, settled.decision, progress, settled.approved);
       if (effect.effect === "wait") return;
       return this.answer(runId, decision, progress, effect.effect === "resume");
     }
@@ -149,10 +153,15 @@ export class StepFunctionsEngine implements WorkflowEngine {
         throw new RunStateError(runId, `its approval step no longer waits (${err.name}); the run has moved on or timed out`);
       throw err;
     }
-    const outcome = approved
-      ? { type: "step_finished" as const, payload: { step, attempt } }
-      : { type: "step_failed" as const, payload: { step, attempt, error: REJECTED_ERROR, message: cause } };
-    await recorder(this.opts.ledger, runId)([outcome, { type: "status_changed", payload: { to: "running" } }]);
+    const outcome: NewEntry = approved
+      ? { type: "step_finished", payload: { step, attempt } }
+      : { type: "step_failed", payload: { step, attempt, error: REJECTED_ERROR, message: cause } };
+    // Step Functions moves on at once: the next step may have started (or ended the run) before this is recorded.
+    try {
+      await recorder(this.opts.ledger, runId)((existing) => (laterStepSeen(existing, step) ? [outcome] : [outcome, { type: "status_changed", payload: { to: "running" } }]));
+    } catch (err) {
+      if (!(err instanceof RunEndedError)) throw err;
+    }
   }
 
   async cancel(runId: string, by: { by: string; reason?: string }): Promise<void> {
@@ -166,11 +175,49 @@ export class StepFunctionsEngine implements WorkflowEngine {
     } catch (err) {
       if (!(err instanceof ExecutionDoesNotExist)) throw err;
     }
-    await recorder(this.opts.ledger, runId)([{ type: "status_changed", payload: { to: "cancelled", reason } }]);
+    try {
+      await recorder(this.opts.ledger, runId)([{ type: "status_changed", payload: { to: "cancelled", reason } }]);
+    } catch (err) {
+      if (err instanceof RunEndedError) throw new RunStateError(runId, `has already ended (${err.status}); nothing to cancel`);
+      throw err;
+    }
   }
 
+  /**
+   * The ledger's status, unless the execution has ended without a ledger entry saying so
+   * (States.Runtime, States.DataLimitExceeded, a timeout, a failure report that never ran):
+   * then the missing terminal status is recorded, with the execution's error and cause.
+   */
   async status(runId: string): Promise<RunStatus | undefined> {
-    return (await this.opts.ledger.run(runId))?.status;
+    const run = await this.opts.ledger.run(runId);
+    if (!run || terminalStatuses.includes(run.status)) return run?.status;
+    const ended = await this.executionEnd(run);
+    if (!ended) return run.status;
+    try {
+      await recorder(this.opts.ledger, runId)([ended]);
+      return ended.payload.to;
+    } catch (err) {
+      // Another writer ended it first; its status stands.
+      if (err instanceof RunEndedError) return err.status;
+      throw err;
+    }
+  }
+
+  /** The terminal status entry for an execution that has ended, or undefined while it runs (or never started). */
+  private async executionEnd(run: RunRecord): Promise<NewEntry<"status_changed"> | undefined> {
+    const def = this.catalog.forRunType(run.run_type);
+    let out;
+    try {
+      out = await this.opts.sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(this.opts.naming, def, run.run_id) }));
+    } catch (err) {
+      if (err instanceof ExecutionDoesNotExist) return undefined;
+      throw err;
+    }
+    const to = out.status ? executionOutcome[out.status] : undefined;
+    if (!to) return undefined;
+    const detail = [out.error, out.cause].filter(Boolean).join(": ");
+    const reason = `the Step Functions execution ended ${out.status}${detail ? `: ${detail}` : ""}`;
+    return { type: "status_changed", payload: { to, reason: reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason } };
   }
 
   async stop(): Promise<void> {
@@ -178,68 +225,33 @@ export class StepFunctionsEngine implements WorkflowEngine {
   }
 }
 
-export interface DeployOptions {
-  readonly sfn: SFNClient;
-  readonly naming: StateMachineNaming;
-  readonly roleArn: string;
-  readonly targets: AslTargets;
-  readonly definitions: readonly WorkflowDefinition[];
-  /** Only read which machines exist and return the requests; create and update nothing. */
-  readonly dryRun: boolean;
-  /** When given, the agent task definition and the activity Lambda are checked to exist before anything is deployed. */
-  readonly preflight?: { readonly ecs: ECSClient; readonly lambda: LambdaClient };
+/** The run status an ended execution stands for; RUNNING and PENDING_REDRIVE have not ended. */
+const executionOutcome: Partial<Record<string, RunStatus>> = { SUCCEEDED: "succeeded", FAILED: "failed", TIMED_OUT: "failed", ABORTED: "cancelled" };
+
+/** An execution's cause can be 32 KB (a task's whole description); the reason keeps its start. */
+const MAX_REASON = 2_000;
+
+/** Whether another step has started since approval step `step` asked for its decision. */
+function laterStepSeen(entries: readonly Entry[], step: string): boolean {
+  const asked = entries.findLastIndex((e) => e.type === "approval_requested" && e.payload.step === step);
+  return entries.slice(asked + 1).some((e) => (e.type === "step_started" || e.type === "step_finished" || e.type === "step_failed") && e.payload.step !== step);
 }
 
-/** Refuses to deploy machines that would point at a missing or inactive task definition or Lambda. */
-async function checkTargets(targets: AslTargets, clients: { ecs: ECSClient; lambda: LambdaClient }): Promise<void> {
-  const td = await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: targets.ecs.taskDefinitionArn })).catch((err: Error) => {
-    throw new Error(`ECS_TASK_DEFINITION_ARN ${targets.ecs.taskDefinitionArn}: ${err.message}; register it (and pin its revision) first`);
-  });
-  if (td.taskDefinition?.status !== "ACTIVE")
-    throw new Error(`ECS_TASK_DEFINITION_ARN ${targets.ecs.taskDefinitionArn} is ${td.taskDefinition?.status ?? "unknown"}; pin an ACTIVE revision`);
-  if (!td.taskDefinition.containerDefinitions?.some((c) => c.name === targets.ecs.containerName))
-    throw new Error(`ECS_CONTAINER_NAME ${targets.ecs.containerName}: no such container in ${targets.ecs.taskDefinitionArn}`);
-  if (!td.taskDefinition.requiresCompatibilities?.includes("FARGATE"))
-    throw new Error(`ECS_TASK_DEFINITION_ARN ${targets.ecs.taskDefinitionArn} is not Fargate-compatible; agent tasks run on Fargate`);
-  await clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: targets.activityLambdaArn })).catch((err: Error) => {
-    throw new Error(`ACTIVITY_LAMBDA_ARN ${targets.activityLambdaArn}: ${err.message}; deploy the activity Lambda (dist/lambda.handler) first`);
-  });
-}
-
-export type DeployAction =
-  | { readonly action: "create"; readonly request: CreateStateMachineCommandInput }
-  | { readonly action: "update"; readonly request: UpdateStateMachineCommandInput };
-
-/** Creates the state machines that do not exist and updates the others, one per workflow definition. */
-export async function deployStateMachines(opts: DeployOptions): Promise<DeployAction[]> {
-  if (opts.preflight) await checkTargets(opts.targets, opts.preflight);
-  const existing = new Map<string, string>();
-  for await (const page of paginateListStateMachines({ client: opts.sfn }, {}))
-    for (const m of page.stateMachines ?? []) if (m.name && m.stateMachineArn) existing.set(m.name, m.stateMachineArn);
-  const actions: DeployAction[] = [];
-  for (const def of opts.definitions) {
-    const name = stateMachineName(opts.naming, def);
-    const definition = JSON.stringify(compileToAsl(def, opts.targets));
-    const arn = existing.get(name);
-    const action: DeployAction = arn
-      ? { action: "update", request: { stateMachineArn: arn, definition, roleArn: opts.roleArn, publish: true, versionDescription: `${def.name} v${def.version}` } }
-      : {
-          action: "create",
-          request: {
-            name,
-            definition,
-            roleArn: opts.roleArn,
-            type: "STANDARD",
-            publish: true,
-            versionDescription: `${def.name} v${def.version}`,
-            tags: [{ key: "orchestrator:workflow-version", value: String(def.version) }],
-          },
-        };
-    if (!opts.dryRun) {
-      if (action.action === "update") await opts.sfn.send(new UpdateStateMachineCommand(action.request));
-      else await opts.sfn.send(new CreateStateMachineCommand(action.request));
-    }
-    actions.push(action);
+/**
+ * The outcome the ledger already holds for the open approval, if any: the first rejection, or
+ * the approval that completed the checklist (the same counting as `approvalProgress`).
+ */
+function settledOutcome(entries: readonly Entry[], progress: ApprovalProgress): { approved: boolean; decision: Decision } | undefined {
+  const asked = entries.findLastIndex((e) => e.type === "approval_requested");
+  const approved = new Set<string>();
+  for (const e of entries.slice(asked + 1)) {
+    if (e.type !== "decision") continue;
+    const p = e.payload as { decision: Decision["decision"]; by: string; via: Decision["via"]; item?: string; reason?: string };
+    const decision: Decision = { decision: p.decision, by: p.by, via: p.via, ...(p.item ? { item: p.item } : {}), ...(p.reason ? { reason: p.reason } : {}) };
+    if (p.decision === "rejected") return { approved: false, decision };
+    if (p.decision !== "approved") continue;
+    for (const item of p.item ? [p.item] : progress.checklist) approved.add(item);
+    if (progress.checklist.every((c) => approved.has(c))) return { approved: true, decision };
   }
-  return actions;
+  return undefined;
 }

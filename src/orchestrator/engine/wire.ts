@@ -1,5 +1,7 @@
 // Builds the workflow engine chosen by the `engine` settings, for the server, the CLI and the activity Lambda alike.
 import { hostname } from "node:os";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { stepFunctionsProblems, type Config } from "../../config.js";
 import type { Logger } from "../../log.js";
@@ -61,11 +63,18 @@ export function buildEngine(p: EngineParts): WorkflowEngine {
   return engine;
 }
 
+/** One way to build every AWS client of the engine: the configured region, the SDK's default credentials, an optional endpoint. */
+function clientConfig(config: Config, endpoint: string | undefined): { region?: string; endpoint?: string } {
+  return { ...(config.aws.region ? { region: config.aws.region } : {}), ...(endpoint ? { endpoint } : {}) };
+}
+
 export function sfnClient(config: Config): SFNClient {
-  return new SFNClient({
-    ...(config.aws.region ? { region: config.aws.region } : {}),
-    ...(config.engine.sfnEndpoint ? { endpoint: config.engine.sfnEndpoint } : {}),
-  });
+  return new SFNClient(clientConfig(config, config.engine.sfnEndpoint));
+}
+
+/** The clients `workflows deploy` checks the agent task definition and the activity Lambda with. */
+export function preflightClients(config: Config): { ecs: ECSClient; lambda: LambdaClient } {
+  return { ecs: new ECSClient(clientConfig(config, config.engine.ecsEndpoint)), lambda: new LambdaClient(clientConfig(config, config.engine.lambdaEndpoint)) };
 }
 
 /** Throws naming every missing Step Functions setting. */

@@ -8,18 +8,29 @@ export type ActivityName = z.infer<typeof ActivityName>;
 
 /**
  * How an activity is executed: `agent` steps run an agent in a workspace (a child process
- * locally, an ECS Fargate task on AWS); `approval` parks the run until a human decides;
- * `task` is any other activity (a Lambda invocation on AWS).
+ * locally, an ECS Fargate task on AWS); `gate` runs the deterministic checks in the run's
+ * workspace; `approval` parks the run until a human decides; `task` is any other activity
+ * (a Lambda invocation on AWS).
  */
-export type ActivityKind = "agent" | "task" | "approval";
+export type ActivityKind = "agent" | "gate" | "task" | "approval";
 export const activityKinds: Readonly<Record<ActivityName, ActivityKind>> = {
   plan: "agent",
   build: "agent",
-  verify: "task",
+  verify: "gate",
   publish: "task",
   await_approvals: "approval",
   report: "task",
 };
+
+/**
+ * Whether an activity runs in a container next to the run's workspace (ECS on AWS). Agents
+ * and gates need that workspace and can outlast Lambda's 15-minute limit. A container's
+ * output is its artifacts (recorded in the ledger), not data in the run state.
+ */
+export function runsInContainer(activity: ActivityName): boolean {
+  const kind = activityKinds[activity];
+  return kind === "agent" || kind === "gate";
+}
 
 /** Error names follow Amazon States Language: `States.ALL`, `States.Timeout`, `States.TaskFailed` or our own dotted names. */
 export const ErrorName = z.string().check(

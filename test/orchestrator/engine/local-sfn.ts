@@ -1,6 +1,7 @@
 // Step Functions in-process for tests: StartExecution / SendTask* on a mocked SFN client drive aws-local-stepfunctions
-// running the compiled ASL; Lambda tasks go through the real dispatcher, ECS tasks run the agent activity.
+// running the compiled ASL; Lambda tasks go through the real dispatcher, ECS tasks run the container's activity.
 import {
+  DescribeExecutionCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   SFNClient,
@@ -36,12 +37,15 @@ export interface Execution {
   readonly runId: string;
   readonly result: Promise<"succeeded" | "failed" | "aborted">;
   readonly events: EventLog[];
+  /** What DescribeExecution reports: RUNNING until the execution ends. */
+  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
 }
 
 export function localStepFunctions(opts: { catalog: WorkflowCatalog; activities: ActivityRegistry; ledger: Ledger }) {
   const dispatch = createDispatcher({ activities: opts.activities, ledger: opts.ledger, catalog: opts.catalog });
   const waiting = new Map<string, { resolve: (v: JsonObject) => void; reject: (e: Error) => void }>();
   const executions = new Map<string, Execution & { abort(): void }>();
+  const describe: Record<Awaited<Execution["result"]>, Execution["status"]> = { succeeded: "SUCCEEDED", failed: "FAILED", aborted: "ABORTED" };
   const sfn = new SFNClient({ region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
   const mock = mockClient(sfn);
 
@@ -70,7 +74,7 @@ export function localStepFunctions(opts: { catalog: WorkflowCatalog; activities:
         };
       else
         handlers[state] = async (p) => {
-          // What the agent container does with its environment: run the step's activity for this run.
+          // What the agent or gate container does with its environment: run the step's activity for this run.
           const env = Object.fromEntries(
             (p as { Overrides: { ContainerOverrides: { Environment: { Name: string; Value: string }[] }[] } }).Overrides.ContainerOverrides[0]!.Environment.map((e) => [e.Name, e.Value]),
           );
@@ -109,7 +113,9 @@ export function localStepFunctions(opts: { catalog: WorkflowCatalog; activities:
         await collect.catch(() => undefined);
       }
     })() as Promise<"succeeded" | "failed" | "aborted">;
-    executions.set(name, { runId: name, result, events, abort: run.abort });
+    const execution = { runId: name, result, events, abort: run.abort, status: "RUNNING" as Execution["status"] };
+    void result.then((r) => (execution.status = describe[r]));
+    executions.set(name, execution);
   }
 
   mock.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string; input: string }) => {
@@ -129,6 +135,11 @@ export function localStepFunctions(opts: { catalog: WorkflowCatalog; activities:
     waiting.delete(i.taskToken);
     w.reject(new ActivityError(i.error, i.cause));
     return {};
+  });
+  mock.on(DescribeExecutionCommand).callsFake((i: { executionArn: string }) => {
+    const e = executions.get(i.executionArn.split(":").at(-1)!);
+    if (!e) throw Object.assign(new Error("no such execution"), { name: "ExecutionDoesNotExist" });
+    return { executionArn: i.executionArn, status: e.status };
   });
   mock.on(StopExecutionCommand).callsFake((i: { executionArn: string }) => {
     executions.get(i.executionArn.split(":").at(-1)!)?.abort();

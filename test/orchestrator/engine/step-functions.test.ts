@@ -1,8 +1,9 @@
 // The Step Functions backend's AWS requests, checked for their exact shapes with aws-sdk-client-mock, and the activity Lambda.
-import { DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
+import { AccessDeniedException, ClientException, DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { GetFunctionConfigurationCommand, LambdaClient, ResourceNotFoundException } from "@aws-sdk/client-lambda";
 import {
   CreateStateMachineCommand,
+  DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ListStateMachinesCommand,
   SendTaskFailureCommand,
@@ -10,6 +11,7 @@ import {
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
+  TagResourceCommand,
   TaskTimedOut,
   UpdateStateMachineCommand,
 } from "@aws-sdk/client-sfn";
@@ -18,7 +20,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDispatcher } from "../../../src/orchestrator/activities/dispatcher.js";
 import { compileToAsl } from "../../../src/orchestrator/engine/asl.js";
 import { RunNotFoundError, RunStateError } from "../../../src/orchestrator/engine/port.js";
-import { deployStateMachines, runIdForKey, StepFunctionsEngine } from "../../../src/orchestrator/engine/step-functions.js";
+import { deployStateMachines } from "../../../src/orchestrator/engine/sfn-deploy.js";
+import { runIdForKey, StepFunctionsEngine } from "../../../src/orchestrator/engine/step-functions.js";
 import { RunId, type TransactionalLedger } from "../../../src/orchestrator/ledger/port.js";
 import { sqliteLedger } from "../../../src/orchestrator/ledger/sqlite.js";
 import { builtinCatalog, workflows } from "../../../src/orchestrator/workflows/index.js";
@@ -44,6 +47,8 @@ beforeEach(() => {
   db = openSqlite(":memory:", { synchronous: "NORMAL" });
   ledger = sqliteLedger({ db });
   engine = new StepFunctionsEngine({ sfn: new SFNClient({ region: "eu-west-1" }), ledger, naming, policyVersion: "policy@3" });
+  // status() asks Step Functions about runs the ledger has not seen end; by default their executions still run.
+  sfnMock.on(DescribeExecutionCommand).resolves({ status: "RUNNING" });
 });
 afterEach(() => db.close());
 
@@ -163,23 +168,24 @@ describe("StepFunctionsEngine", () => {
 
 describe("deployStateMachines", () => {
   const activeTaskDef = { taskDefinition: { status: "ACTIVE" as const, containerDefinitions: [{ name: "agent" }], requiresCompatibilities: ["FARGATE" as const] } };
-  const deploy = (dryRun: boolean) =>
+  const deploy = (dryRun: boolean, targets = testTargets) =>
     deployStateMachines({
       sfn: new SFNClient({ region: "eu-west-1" }),
       naming,
       roleArn: "arn:aws:iam::123456789012:role/orchestrator-sfn",
-      targets: testTargets,
+      targets,
       definitions: workflows,
       dryRun,
       preflight: { ecs: new ECSClient({ region: "eu-west-1" }), lambda: new LambdaClient({ region: "eu-west-1" }) },
     });
 
-  it("checks the targets, updates the machines that exist and creates the others as Standard", async () => {
+  it("checks the targets, updates (and re-tags) the machines that exist and creates the others as Standard", async () => {
     ecsMock.on(DescribeTaskDefinitionCommand).resolves(activeTaskDef);
-    lambdaMock.on(GetFunctionConfigurationCommand).resolves({ FunctionName: "orchestrator-activities" });
+    lambdaMock.on(GetFunctionConfigurationCommand).resolves({ FunctionName: "orchestrator-activities", Timeout: 900 });
     sfnMock.on(ListStateMachinesCommand).resolves({ stateMachines: [{ name: "scintilla-ImplementationRun", stateMachineArn: implArn, type: "STANDARD", creationDate: new Date() }] });
     sfnMock.on(CreateStateMachineCommand).resolves({});
     sfnMock.on(UpdateStateMachineCommand).resolves({});
+    sfnMock.on(TagResourceCommand).resolves({});
     const actions = await deploy(false);
     expect(ecsMock.commandCalls(DescribeTaskDefinitionCommand)[0]!.args[0].input).toEqual({ taskDefinition: testTargets.ecs.taskDefinitionArn });
     expect(lambdaMock.commandCalls(GetFunctionConfigurationCommand)[0]!.args[0].input).toEqual({ FunctionName: testTargets.activityLambdaArn });
@@ -192,6 +198,8 @@ describe("deployStateMachines", () => {
       publish: true,
       versionDescription: "ImplementationRun v1",
     });
+    // UpdateStateMachine carries no tags: the version tag is set again on every update.
+    expect(sfnMock.commandCalls(TagResourceCommand).map((c) => c.args[0].input)).toEqual([{ resourceArn: implArn, tags: [{ key: "orchestrator:workflow-version", value: "1" }] }]);
     const creates = sfnMock.commandCalls(CreateStateMachineCommand).map((c) => c.args[0].input);
     expect(creates.map((c) => c.name)).toEqual(["scintilla-SpecChangeRun", "scintilla-ConformanceUpdateRun", "scintilla-ReleasePrepRun", "scintilla-WatcherInvestigationRun"]);
     expect(creates[0]).toEqual({
@@ -205,14 +213,16 @@ describe("deployStateMachines", () => {
     });
   });
 
-  it("a dry run reads but creates and updates nothing", async () => {
+  it("a dry run reads but creates, updates and tags nothing", async () => {
     ecsMock.on(DescribeTaskDefinitionCommand).resolves(activeTaskDef);
-    lambdaMock.on(GetFunctionConfigurationCommand).resolves({});
-    sfnMock.on(ListStateMachinesCommand).resolves({ stateMachines: [] });
+    lambdaMock.on(GetFunctionConfigurationCommand).resolves({ Timeout: 600 });
+    sfnMock.on(ListStateMachinesCommand).resolves({ stateMachines: [{ name: "scintilla-ImplementationRun", stateMachineArn: implArn, type: "STANDARD", creationDate: new Date() }] });
     const actions = await deploy(true);
     expect(actions).toHaveLength(5);
+    expect(actions.find((a) => a.action === "update")).toMatchObject({ tag: { resourceArn: implArn, tags: [{ key: "orchestrator:workflow-version", value: "1" }] } });
     expect(sfnMock.commandCalls(CreateStateMachineCommand)).toHaveLength(0);
     expect(sfnMock.commandCalls(UpdateStateMachineCommand)).toHaveLength(0);
+    expect(sfnMock.commandCalls(TagResourceCommand)).toHaveLength(0);
   });
 
   it("refuses to deploy against a missing Lambda or an inactive task definition", async () => {
@@ -223,12 +233,42 @@ describe("deployStateMachines", () => {
     await expect(deploy(false)).rejects.toThrow(/is INACTIVE; pin an ACTIVE revision/);
     expect(sfnMock.commandCalls(CreateStateMachineCommand)).toHaveLength(0);
   });
+
+  it("says 'register it' only when the task definition is not found; other errors are named as access or connection problems", async () => {
+    ecsMock.on(DescribeTaskDefinitionCommand).rejects(new ClientException({ message: "Unable to describe task definition.", $metadata: {} }));
+    await expect(deploy(true)).rejects.toThrow(/ECS_TASK_DEFINITION_ARN \S+: Unable to describe task definition.; register it \(and pin its revision\) first/);
+    ecsMock.on(DescribeTaskDefinitionCommand).rejects(new AccessDeniedException({ message: "not authorized to perform: ecs:DescribeTaskDefinition", $metadata: {} }));
+    const denied = await deploy(true).catch((e: Error) => e.message);
+    expect(denied).toMatch(/could not be checked \(AccessDeniedException: not authorized.*\); check the AWS credentials, the ecs:DescribeTaskDefinition permission/);
+    expect(denied).not.toMatch(/register it/);
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves(activeTaskDef);
+    lambdaMock.on(GetFunctionConfigurationCommand).rejects(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { name: "Error" }));
+    const offline = await deploy(true).catch((e: Error) => e.message);
+    expect(offline).toMatch(/ACTIVITY_LAMBDA_ARN \S+ could not be checked \(Error: connect ECONNREFUSED.*lambda:GetFunctionConfiguration permission/);
+    expect(offline).not.toMatch(/deploy the activity Lambda/);
+  });
+
+  it("refuses an activity Lambda whose timeout is shorter than its longest step, naming the step and both numbers", async () => {
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves(activeTaskDef);
+    // 21 days of await_approvals are a wait for humans, not Lambda time: only publish's 600 s counts.
+    lambdaMock.on(GetFunctionConfigurationCommand).resolves({ Timeout: 60 });
+    await expect(deploy(true)).rejects.toThrow(/has a timeout of 60 s, shorter than step publish of SpecChangeRun \(TimeoutSeconds 600\); raise the function's timeout to at least 600 s/);
+    lambdaMock.on(GetFunctionConfigurationCommand).resolves({ Timeout: 600 });
+    sfnMock.on(ListStateMachinesCommand).resolves({ stateMachines: [] });
+    await expect(deploy(true)).resolves.toHaveLength(5);
+  });
+
+  it("refuses to deploy without security groups, before any AWS call", async () => {
+    await expect(deploy(true, { ...testTargets, ecs: { ...testTargets.ecs, securityGroups: [] } })).rejects.toThrow(/ECS_SECURITY_GROUPS is empty: ECS would put agent and gate tasks in the VPC's default security group/);
+    expect(ecsMock.commandCalls(DescribeTaskDefinitionCommand)).toHaveLength(0);
+    expect(sfnMock.commandCalls(ListStateMachinesCommand)).toHaveLength(0);
+  });
 });
 
 describe("activity Lambda", () => {
   it("runs the activity named by the compiled payload, records the step, and fails under the activity's error name", async () => {
     sfnMock.on(StartExecutionCommand).resolves({});
-    const acts = new ScriptedActivities({ gate: { verify: [{ fail: "Gate.Failed" }] } });
+    const acts = new ScriptedActivities({ gate: { report: [{ fail: "Forge.Unavailable" }] } });
     const invoke = lambdaHandler(async () => createDispatcher({ activities: acts.registry(), ledger, catalog: builtinCatalog() }));
     const { runId } = await engine.start(request("impl_change", "gate"));
     const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as Record<string, unknown>;
@@ -236,10 +276,12 @@ describe("activity Lambda", () => {
     expect(await invoke(event, { getRemainingTimeInMillis: () => 60_000 })).toEqual({ done: "publish" });
     // Lambda delivering the same event twice records the step once.
     await invoke(event);
-    const err = await invoke({ ...event, step: "verify", activity: "verify" }).catch((e: Error) => e);
-    expect(err).toMatchObject({ name: "Gate.Failed", message: "scripted failure of verify" });
+    const err = await invoke({ ...event, step: "report", activity: "report" }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: "Forge.Unavailable", message: "scripted failure of report" });
     const types = (await ledger.entries(runId)).map((e) => `${e.type}:${String(e.payload.step ?? e.payload.to ?? "")}`);
-    expect(types).toEqual(["run_created:", "status_changed:running", "step_started:publish", "step_finished:publish", "step_started:verify", "step_failed:verify"]);
+    expect(types).toEqual(["run_created:", "status_changed:running", "step_started:publish", "step_finished:publish", "step_started:report", "step_failed:report"]);
+    // Gates run in a container on AWS: a machine deployed before that would otherwise run them here until Lambda's 15 minutes.
+    expect(await invoke({ ...event, step: "verify", activity: "verify" }).catch((e: Error) => `${e.name}: ${e.message}`)).toMatch(/^Dispatch.BadEvent: .*verify runs in a container task, not in the activity Lambda; redeploy/);
     expect(await invoke({ run_id: runId, step: "merge" }).catch((e: Error) => e.name)).toBe("Dispatch.BadEvent");
     expect(await invoke({ ...event, step: "deploy" }).catch((e: Error) => e.message)).toMatch(/ImplementationRun has no step deploy/);
   });

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { builtinCatalog, definitionDigest, workflows } from "../../../src/orchestrator/workflows/index.js";
 import { afterFailure, errorMatches, retryDelaySeconds } from "../../../src/orchestrator/workflows/policy.js";
 import { nextStepId } from "../../../src/orchestrator/workflows/run-state.js";
-import { activityKinds, defineWorkflow, type WorkflowInput } from "../../../src/orchestrator/workflows/schema.js";
+import { ActivityName, activityKinds, defineWorkflow, runsInContainer, type WorkflowInput } from "../../../src/orchestrator/workflows/schema.js";
 
 const base: WorkflowInput = {
   name: "SampleRun",
@@ -64,8 +64,9 @@ describe("workflow definitions", () => {
   ];
   for (const [what, input, message] of bad) it(`refuses ${what}, saying what to fix`, () => expect(() => defineWorkflow(input)).toThrow(message));
 
-  it("classifies agent, task and approval activities", () => {
-    expect(activityKinds).toEqual({ plan: "agent", build: "agent", verify: "task", publish: "task", await_approvals: "approval", report: "task" });
+  it("classifies agent, gate, task and approval activities; agents and gates run in a container", () => {
+    expect(activityKinds).toEqual({ plan: "agent", build: "agent", verify: "gate", publish: "task", await_approvals: "approval", report: "task" });
+    expect(ActivityName.options.filter(runsInContainer)).toEqual(["plan", "build", "verify"]);
   });
 });
 
