@@ -90,9 +90,13 @@ async function applyReview(deps: EngineRunControlDeps, review: ReviewDecision, t
   const remaining = progress?.remaining ?? [];
   if (progress?.open && remaining.length === 0) {
     // Every item is approved in the ledger yet the step still waits: the engine could not pass the
-    // approval on (Step Functions: a failed SendTaskSuccess). Approving again sends it again.
-    await deps.engine.decide(runId, { decision: "approved", by: who, via: "review" });
-    return approvalReply(deps, who, progress.checklist.join(", "), runId);
+    // approval on (Step Functions: a failed SendTaskSuccess). An approver's approval sends it again,
+    // recorded for an item that approver may decide, so the trail never credits anyone with more.
+    const item = progress.checklist.find((i) => mayDecide(target.approvers, i, who));
+    if (item === undefined)
+      return `@${who} approved, but every checklist item on run \`${runId}\` is already approved and only its approvers may have that passed on again, so nothing was changed.`;
+    await deps.engine.decide(runId, { decision: "approved", by: who, via: "review", item });
+    return approvalReply(deps, who, item, runId);
   }
   const mine = remaining.filter((item) => mayDecide(target.approvers, item, who));
   if (mine.length === 0)

@@ -14,8 +14,11 @@ export const DispatchEvent = z.object({
   run_id: z.string().min(1),
   step: z.string().min(1),
   activity: ActivityName,
-  /** `$$.State.RetryCount`: 0 on the first attempt. */
-  retry_count: z.number().int().min(0),
+  /**
+   * `$$.State.RetryCount`, sent by machines deployed by earlier builds and not used: it also
+   * counts the retries of Lambda service errors, which are not attempts of the activity.
+   */
+  retry_count: z.number().int().min(0).optional(),
   state: z.looseObject({ run: z.looseObject({ run_id: z.string(), workflow: z.looseObject({ name: z.string() }) }) }),
   /** Present for approval steps (`.waitForTaskToken`). */
   task_token: z.string().min(1).optional(),
@@ -72,13 +75,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
     // A machine deployed before the step moved to a container would run it here until Lambda kills it at 15 minutes.
     if (runsInContainer(step.activity))
       throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${event.activity} runs in a container task, not in the activity Lambda; redeploy the state machines (orchestrator workflows deploy)`);
-    const attempt = event.retry_count + 1;
+    const attempt = await attemptOf(deps.ledger, event.run_id, step.id);
     const record = recorder(deps.ledger, event.run_id);
     try {
       await record([{ type: "status_changed", payload: { to: "running" } }, { type: "step_started", payload: { step: step.id, attempt } }]);
     } catch (err) {
-      // A repeated call of an attempt that finished the run gets that attempt's result again; anything else is not run.
-      const finished = err instanceof RunEndedError ? await finishedOutput(deps.ledger, event.run_id, step.id, attempt) : undefined;
+      // A repeated call of a step that finished the run (the answer lost, a Lambda service error after the
+      // work) gets that step's result again; anything else is not run.
+      const finished = err instanceof RunEndedError ? await finishedOutput(deps.ledger, event.run_id, step.id) : undefined;
       if (finished) return finished;
       throw err;
     }
@@ -111,9 +115,20 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
   };
 }
 
-/** The output an attempt recorded when it finished, if it did. */
-async function finishedOutput(ledger: Ledger, runId: string, step: string, attempt: number): Promise<JsonObject | undefined> {
-  const done = (await ledger.entries(runId)).find((e) => e.type === "step_finished" && e.payload.step === step && e.payload.attempt === attempt);
+/**
+ * The attempt a call makes: one more than the step's failed attempts in the ledger. Step
+ * Functions' RetryCount would also count retries of Lambda service errors (throttling), which
+ * the definition's retry budget does not, and the dispatcher would then end a run Step
+ * Functions still retries. A call repeated before its attempt ended (a Lambda retry, a
+ * timeout) is the same attempt, under the same attempt key.
+ */
+async function attemptOf(ledger: Ledger, runId: string, step: string): Promise<number> {
+  return 1 + (await ledger.entries(runId)).filter((e) => e.type === "step_failed" && e.payload.step === step).length;
+}
+
+/** The output the step recorded when it finished, whichever attempt it was. */
+async function finishedOutput(ledger: Ledger, runId: string, step: string): Promise<JsonObject | undefined> {
+  const done = (await ledger.entries(runId)).findLast((e) => e.type === "step_finished" && e.payload.step === step);
   const output = done?.payload.output;
   return output && typeof output === "object" && !Array.isArray(output) ? (output as JsonObject) : undefined;
 }

@@ -92,8 +92,6 @@ function dispatcherPayload(step: { id: string; activity: string }, extra: Record
     "run_id.$": "$$.Execution.Name",
     step: step.id,
     activity: step.activity,
-    // RetryCount is 0 on the first attempt: the dispatcher adds one, like the embedded engine's attempt numbers.
-    "retry_count.$": "$$.State.RetryCount",
     "state.$": "$",
     ...extra,
   };

@@ -55,22 +55,22 @@ export function localStepFunctions(opts: { catalog: WorkflowCatalog; activities:
     const asl = compileToAsl(def, testTargets);
     const input = JSON.parse(inputText) as RunState;
     const handlers: Record<string, (input: unknown) => Promise<JsonObject>> = {};
-    // aws-local-stepfunctions keeps a static context object; $$.State.RetryCount is what Step Functions would put there.
+    // aws-local-stepfunctions keeps a static context object: $$.State.RetryCount (a container's attempt) is counted here.
     const entered = new Map<string, number>();
-    const withRetryCount = (state: string, p: unknown) => {
+    const retryCount = (state: string) => {
       const n = entered.get(state) ?? 0;
       entered.set(state, n + 1);
-      return { ...(p as { Payload: JsonObject }).Payload, retry_count: n } as JsonObject & { retry_count: number };
+      return n;
     };
+    const payload = (p: unknown) => (p as { Payload: JsonObject }).Payload;
     for (const [state, s] of Object.entries(asl.States)) {
       if (s.Type !== "Task") continue;
       if (s.Resource === Resources.lambdaInvoke)
-        handlers[state] = async (p) => ({ Payload: await dispatch(withRetryCount(state, p)), StatusCode: 200 });
+        handlers[state] = async (p) => ({ Payload: await dispatch(payload(p)), StatusCode: 200 });
       else if (s.Resource === Resources.lambdaInvokeWaitForTaskToken)
         handlers[state] = async (p) => {
-          const payload = withRetryCount(state, p);
-          await dispatch(payload);
-          return new Promise<JsonObject>((resolve, reject) => waiting.set(String(payload.task_token), { resolve, reject }));
+          await dispatch(payload(p));
+          return new Promise<JsonObject>((resolve, reject) => waiting.set(String(payload(p).task_token), { resolve, reject }));
         };
       else
         handlers[state] = async (p) => {
@@ -79,7 +79,7 @@ export function localStepFunctions(opts: { catalog: WorkflowCatalog; activities:
             (p as { Overrides: { ContainerOverrides: { Environment: { Name: string; Value: string }[] }[] } }).Overrides.ContainerOverrides[0]!.Environment.map((e) => [e.Name, e.Value]),
           );
           const key = `${env.ORCHESTRATOR_RUN_ID}/${env.ORCHESTRATOR_STEP}`;
-          const attempt = withRetryCount(state, { Payload: {} }).retry_count + 1;
+          const attempt = retryCount(state) + 1;
           await opts.activities.get(ActivityName.parse(env.ORCHESTRATOR_ACTIVITY))({
             runId: env.ORCHESTRATOR_RUN_ID!,
             stepId: env.ORCHESTRATOR_STEP!,

@@ -87,6 +87,33 @@ describe("an ended run stays ended", () => {
     expect(acts.trace(runId)).toEqual(["report:ok"]);
   });
 
+  it("a Lambda service error after the last step's work (Step Functions retries, RetryCount 1) gets the recorded result", async () => {
+    const acts = new ScriptedActivities();
+    const dispatch = createDispatcher({ activities: acts.registry(), ledger });
+    const { runId } = await engine.start(request("watcher_investigation"));
+    const event = { run_id: runId, step: "report", activity: "report", retry_count: 0, state: startedState() };
+    expect(await dispatch(event)).toEqual({ done: "report" });
+    // Lambda answered Lambda.ServiceException after the dispatcher had recorded the end: the service retrier calls again.
+    expect(await dispatch({ ...event, retry_count: 1 })).toEqual({ done: "report" });
+    expect(acts.trace(runId)).toEqual(["report:ok"]);
+    expect(await engine.status(runId)).toBe("succeeded");
+  });
+
+  it("retries of Lambda service errors do not use up the step's own retries: the failure report gets all its attempts", async () => {
+    // report_failure retries Forge.RateLimited up to 5 attempts; its first call was throttled (the Lambda never ran),
+    // so Step Functions' RetryCount runs one ahead of the attempts the activity made.
+    const acts = new ScriptedActivities({ default: { report_failure: [{ fail: "Forge.RateLimited" }, { fail: "Forge.RateLimited" }, { fail: "Forge.RateLimited" }, { fail: "Forge.RateLimited" }, "ok"] } });
+    const dispatch = createDispatcher({ activities: acts.registry(), ledger });
+    const { runId } = await engine.start(request("watcher_investigation"));
+    const state = { ...startedState(), error: { Error: "States.TaskFailed", Cause: "plan failed" } };
+    for (let retryCount = 1; retryCount <= 4; retryCount++)
+      await expect(dispatch({ run_id: runId, step: "report_failure", activity: "report", retry_count: retryCount, state })).rejects.toMatchObject({ name: "Forge.RateLimited" });
+    expect(await engine.status(runId)).toBe("running");
+    expect(await dispatch({ run_id: runId, step: "report_failure", activity: "report", retry_count: 5, state })).toEqual({ done: "report_failure" });
+    expect(acts.calls.filter((c) => c.stepId === "report_failure").map((c) => c.attempt)).toEqual([1, 2, 3, 4, 5]);
+    expect(await engine.status(runId)).toBe("failed");
+  });
+
   it("an approval answered while the last step already ended the run leaves the run succeeded", async () => {
     const dispatch = createDispatcher({ activities: new ScriptedActivities().registry(), ledger });
     const { runId } = await engine.start(request("impl_change"));
@@ -174,6 +201,26 @@ describe("an approval answer that did not reach Step Functions", () => {
     expect(sends).toHaveLength(2);
     expect(sends[1]).toEqual(sends[0]);
     expect(trail(await ledger.entries(runId)).slice(-2)).toEqual(["step_finished:await_approvals", "status_changed:running"]);
+  });
+
+  it("a review from someone who may not approve does not have a completed approval sent again, nor is it recorded", async () => {
+    sfnMock.on(SendTaskSuccessCommand).rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" })).resolves({});
+    const req = request("impl_change");
+    const { runId } = await engine.start(req);
+    await parkAtApproval(runId);
+    const control = engineRunControl({ engine, ledger, requests: new SqliteRunRequests(db) });
+    const approvers = { spec: ["alice"], plan: ["alice"], risk: ["alice"], release: ["alice"] };
+    await expect(control.review({ state: "approved", body: null }, { ...reviewTarget(req, "e1"), approvers })).rejects.toThrow(/Rate exceeded/);
+    const before = (await ledger.entries(runId)).length;
+    const mallory = { ...reviewTarget(req, "e2"), approvers, actor: { ...reviewTarget(req, "e2").actor, login: "mallory" } };
+    expect(await control.review({ state: "approved", body: null }, mallory)).toMatch(/^@mallory approved, but every checklist item on run .* is already approved and only its approvers may have that passed on again, so nothing was changed\.$/);
+    expect((await ledger.entries(runId)).length).toBe(before);
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    // An approver's review sends it again, recorded for one item that approver may decide.
+    expect(await control.review({ state: "approved", body: null }, { ...reviewTarget(req, "e3"), approvers })).toMatch(/every checklist item is approved, so the run continues/);
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(2);
+    const decisions = (await ledger.entries(runId)).filter((e) => e.type === "decision").map((e) => `${String(e.payload.by)}:${String(e.payload.item ?? "(all)")}`);
+    expect(decisions).toEqual(["alice:spec", "alice:plan", "alice:risk", "alice:release", "alice:spec"]);
   });
 
   it("a repeated slash-command approval of an item sends the completed approval again", async () => {

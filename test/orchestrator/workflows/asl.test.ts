@@ -138,7 +138,7 @@ describe("ASL compiler", () => {
     });
     expect(asl.States.publish).toMatchObject({
       Resource: "arn:aws:states:::lambda:invoke",
-      Parameters: { FunctionName: testTargets.activityLambdaArn, Payload: { "retry_count.$": "$$.State.RetryCount", activity: "publish", "state.$": "$" } },
+      Parameters: { FunctionName: testTargets.activityLambdaArn, Payload: { activity: "publish", "state.$": "$" } },
       ResultSelector: { "output.$": "$.Payload" },
     });
   });
