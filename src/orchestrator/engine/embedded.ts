@@ -18,7 +18,7 @@ import { LedgerConflictError, newRunId, type Entry, type NewEntry, type RunStatu
 import type { RunRequest } from "../run-request.js";
 import type { WorkflowCatalog } from "../workflows/catalog.js";
 import { approvalChecklist, approvalProgress, decisionEffect } from "../workflows/approvals.js";
-import { afterFailure, TIMEOUT_ERROR } from "../workflows/policy.js";
+import { afterFailure, INVALID_OUTPUT_ERROR, RECORD_FAILED_ERROR, TIMEOUT_ERROR } from "../workflows/policy.js";
 import { failureReason, initialState, isFailureStep, nextStepId, runCreatedEntry, stepById } from "../workflows/run-state.js";
 import { activityKinds, runsInContainer, type FailureStep, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
 import { approvalOutput, cancelReason, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
@@ -153,9 +153,6 @@ function missingDefinition(row: { workflow: string; version: number }, catalog: 
     : `its workflow ${row.workflow} is not in this build`;
 }
 
-/** An activity returned output the ledger cannot record; not retryable (it would return the same). */
-const INVALID_OUTPUT_ERROR = "Activity.InvalidOutput";
-
 /**
  * The output as the ledger records it (RFC 8785 JSON, read back): the step's entry, the state the
  * next step is handed and the stored state are then one value, however the activity built it
@@ -176,8 +173,6 @@ function recordable(output: unknown): Outcome {
 
 /** How soon a result the store could not take is tried again (at most; the poll interval when shorter). */
 const STORE_RETRY_MS = 1_000;
-/** A step result that could not be recorded (not retryable: it goes to the definition's catch). */
-const RECORD_FAILED_ERROR = "Engine.RecordFailed";
 /** The attempt's lease was taken over, released or cancelled while it ran. */
 const LEASE_LOST_ERROR = "Engine.LeaseLost";
 
@@ -414,15 +409,26 @@ export class EmbeddedEngine implements WorkflowEngine {
     const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([all(), graceOver]);
     clearTimeout(timer);
-    // Results that came in are recorded first; only what is still running is abandoned.
-    this.flush();
-    // Its lease is released so the next worker starts it over.
-    for (const f of this.inflight.values()) {
-      f.controller.abort(new ActivityError("Engine.Stopping", "the engine is shutting down"));
-      this.q.release.run(this.now(), f.job.row.run_id, this.opts.workerId, f.job.row.lease_token);
+    try {
+      // Results that came in are recorded first; only what is still running is abandoned.
+      this.flush();
+      clearTimeout(this.deferTimer);
+      // Its lease is released so the next worker starts it over (a result the store could not take is run again).
+      for (const f of this.inflight.values()) {
+        f.controller.abort(new ActivityError("Engine.Stopping", "the engine is shutting down"));
+        try {
+          this.q.release.run(this.now(), f.job.row.run_id, this.opts.workerId, f.job.row.lease_token);
+        } catch (err) {
+          // Not released: the lease runs out and the next worker takes the attempt over then.
+          this.opts.logger?.warn({ err, run_id: f.job.row.run_id }, "engine: could not release a lease at shutdown");
+        }
+      }
+    } finally {
+      this.deferTimer = undefined;
+      this.deferred = [];
+      this.inflight.clear();
+      this.running = false;
     }
-    this.inflight.clear();
-    this.running = false;
   }
 
   /** Runs a pass soon: applies finished attempts and claims due work, in one commit. */
@@ -508,7 +514,8 @@ export class EmbeddedEngine implements WorkflowEngine {
 
   /** Attempts whose results are recorded: no longer in flight (their runs' next steps are launched after). */
   private settled(done: readonly { job: Job }[]): void {
-    for (const { job } of done) this.inflight.delete(job.row.run_id);
+    // By job, not by run: a late result must not take the entry of a newer attempt of the same run.
+    for (const { job } of done) if (this.inflight.get(job.row.run_id)?.job === job) this.inflight.delete(job.row.run_id);
   }
 
   private deferResult(d: { job: Job; outcome: Outcome }): void {
@@ -517,7 +524,7 @@ export class EmbeddedEngine implements WorkflowEngine {
       this.deferTimer = undefined;
       this.pending.push(...this.deferred.splice(0));
       this.wake();
-    }, Math.min(this.opts.pollIntervalMs, STORE_RETRY_MS));
+    }, Math.min(this.opts.pollIntervalMs, STORE_RETRY_MS)).unref();
   }
 
   private pass(done: readonly { job: Job; outcome: Outcome }[], poll: boolean): Job[] {
@@ -626,8 +633,14 @@ export class EmbeddedEngine implements WorkflowEngine {
       try {
         return attempt(true);
       } catch (e) {
-        // Left leased: the lease runs out and the attempt is taken again (activities are idempotent).
-        this.opts.logger?.error({ err: e, run_id: job.row.run_id }, "engine: could not fail the run either");
+        // Left leased, the attempt would run again each time the lease ran out, and fail to record again.
+        this.opts.logger?.error({ err: e, run_id: job.row.run_id }, "engine: could not fail the run either; taking it out of the queue");
+        try {
+          inTransaction(this.db, () => this.quarantine(job.row.run_id, e, this.now()));
+        } catch (last) {
+          // The store itself is failing: the lease runs out and the attempt is taken again (activities are idempotent).
+          this.opts.logger?.error({ err: last, run_id: job.row.run_id }, "engine: could not take the run out of the queue");
+        }
         return [];
       }
     }
@@ -645,6 +658,9 @@ export class EmbeddedEngine implements WorkflowEngine {
       this.db.exec("RELEASE engine_run");
       return out;
     } catch (err) {
+      // A store that cannot take writes now is not this run's fault: the pass fails and is tried again.
+      // (SQLite may already have rolled the whole transaction back, savepoint included.)
+      if (isStoreUnavailable(err) || !this.db.isTransaction) throw err;
       this.db.exec("ROLLBACK TO engine_run");
       this.db.exec("RELEASE engine_run");
       this.quarantine(runId, err, now);
@@ -664,6 +680,7 @@ export class EmbeddedEngine implements WorkflowEngine {
       this.commit(t, false);
       this.db.exec("RELEASE engine_quarantine");
     } catch (e) {
+      if (isStoreUnavailable(e) || !this.db.isTransaction) throw e;
       this.db.exec("ROLLBACK TO engine_quarantine");
       this.db.exec("RELEASE engine_quarantine");
       this.opts.logger?.error({ err: e, run_id: runId }, "engine: could not record the failure either; the run is taken out of the queue, its ledger does not say so");
@@ -796,8 +813,8 @@ export class EmbeddedEngine implements WorkflowEngine {
     const { run_id: runId, attempt } = job.row;
     const step = stepById(job.def, job.row.step_id)!;
     const controller = new AbortController();
-    // The attempt's time counts from its step_started entry: an attempt taken over after a crash gets what is left of it.
-    const deadline = job.row.step_started_at + step.timeout_seconds * 1000;
+    // An attempt taken over after a crash or a stop starts its work over, with its whole time.
+    const deadline = this.now() + step.timeout_seconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
       const left = deadline - this.now();
@@ -816,6 +833,7 @@ export class EmbeddedEngine implements WorkflowEngine {
   }
 
   private async execute(job: Job, step: StepDefinition | FailureStep, signal: AbortSignal): Promise<Outcome> {
+    if (signal.aborted) return { ok: false, error: errorNameOf(signal.reason), message: errorMessageOf(signal.reason) };
     const aborted = new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);
       signal.addEventListener("abort", () => reject(signal.reason), { once: true });

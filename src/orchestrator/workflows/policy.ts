@@ -4,6 +4,18 @@ import type { RetryPolicy } from "./schema.js";
 /** The error a step attempt fails with when it runs past `timeout_seconds`. */
 export const TIMEOUT_ERROR = "States.Timeout";
 
+/** An activity returned output the ledger cannot record. */
+export const INVALID_OUTPUT_ERROR = "Activity.InvalidOutput";
+/** A step result the ledger refused to record. */
+export const RECORD_FAILED_ERROR = "Engine.RecordFailed";
+
+/**
+ * Errors no retry policy matches, whatever it lists (States.ALL, States.TaskFailed): trying again
+ * would end the same way. Like States.Runtime in ASL, but the definition's catch still applies,
+ * so the failure report runs.
+ */
+const FINAL_ERRORS: ReadonlySet<string> = new Set([INVALID_OUTPUT_ERROR, RECORD_FAILED_ERROR]);
+
 /** ASL matching: a name matches itself; States.ALL matches anything; States.TaskFailed anything but a timeout. */
 export function errorMatches(patterns: readonly string[], errorName: string): boolean {
   return patterns.some(
@@ -29,7 +41,7 @@ export function afterFailure(
   errorName: string,
 ): AfterFailure {
   const retry = step.retry;
-  if (retry && attempt < retry.max_attempts && errorMatches(retry.retryable_errors, errorName))
+  if (retry && attempt < retry.max_attempts && !FINAL_ERRORS.has(errorName) && errorMatches(retry.retryable_errors, errorName))
     return { action: "retry", delaySeconds: retryDelaySeconds(retry, attempt) };
   if (step.catch && errorMatches(step.catch, errorName)) return { action: "catch" };
   return { action: "fail" };

@@ -88,38 +88,120 @@ describe("embedded engine: what activities hand back", () => {
   });
 });
 
+/** node:sqlite's errors for a write lock held past busy_timeout, and for a full disk. */
+const sqliteError = (errcode: number, errstr: string) => Object.assign(new Error(errstr), { code: "ERR_SQLITE_ERROR", errcode, errstr });
+
+/** An engine whose ledger appends go through `refuse`, which may throw instead: a store failing in a controlled way. */
+function engineWithFaultyLedger(acts: ScriptedActivities, refuse: (requests: Parameters<TransactionalLedger["appendInTransaction"]>[0]) => void, over: Partial<ConstructorParameters<typeof EmbeddedEngine>[0]> = {}) {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "engine-test-")), "orchestrator.db");
+  const db = openSqlite(file, { synchronous: "NORMAL" });
+  const real = sqliteLedger({ db, file });
+  const ledger: TransactionalLedger = {
+    ...real,
+    appendInTransaction(requests) {
+      refuse(requests);
+      return real.appendInTransaction(requests);
+    },
+  };
+  const engine = new EmbeddedEngine({ db, ledger, activities: acts.registry(), catalog: new WorkflowCatalog([checkRun(1)]), workerId: "w", concurrency: 2, perRepoConcurrency: 2, leaseMs: 5_000, pollIntervalMs: 50, policyVersion: "p", ...over });
+  engine.startWorker();
+  const t: TestEngine = { engine, ledger: real, db, dir: path.dirname(file), close: async () => (await engine.stop(500), db.close()) };
+  open.push(t);
+  return t;
+}
+
+describe("embedded engine: errors that retrying cannot mend", () => {
+  it("an agent step whose output cannot be recorded is not retried (its policy retries States.TaskFailed); the failure report runs", async () => {
+    const acts = new ScriptedActivities();
+    let plans = 0;
+    const registry = acts.registry().register("plan", async () => (plans++, { tokens: 10n }) as never);
+    const t = openEngine(registry);
+    open.push(t);
+    const { runId } = await t.engine.start(request("watcher_investigation"));
+    expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("failed");
+    expect(plans).toBe(1);
+    expect(ledgerTrace(await t.ledger.entries(runId))).toEqual(["plan:Activity.InvalidOutput", "report_failure:ok"]);
+  });
+});
+
 describe("embedded engine: the store", () => {
   it("a result the store cannot take now (database is locked) is recorded by a later pass; the run goes on", async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "engine-test-")), "orchestrator.db");
-    const db = openSqlite(file, { synchronous: "NORMAL" });
-    const real = sqliteLedger({ db, file });
     let refusals = 0;
-    // node:sqlite's error for a write lock held past busy_timeout by another process.
-    const locked = () => Object.assign(new Error("database is locked"), { code: "ERR_SQLITE_ERROR", errcode: 5, errstr: "database is locked" });
-    const ledger: TransactionalLedger = {
-      ...real,
-      appendInTransaction(requests) {
-        if (refusals > 0 && requests.some((r) => r.entries.some((e) => e.type === "step_finished"))) {
-          refusals--;
-          throw locked();
-        }
-        return real.appendInTransaction(requests);
-      },
-    };
     const acts = new ScriptedActivities();
     acts.gate = async (call) => void (call.stepId === "verify" && (refusals = 3));
-    const engine = new EmbeddedEngine({ db, ledger, activities: acts.registry(), catalog: new WorkflowCatalog([checkRun(1)]), workerId: "w", concurrency: 2, perRepoConcurrency: 2, leaseMs: 5_000, pollIntervalMs: 50, policyVersion: "p" });
-    engine.startWorker();
-    try {
-      const { runId } = await engine.start(request("watcher_investigation"));
-      expect(await waitForStatus(engine, runId, ["succeeded", "failed"])).toBe("succeeded");
-      expect(refusals).toBe(0);
-      expect(ledgerTrace(await real.entries(runId))).toEqual(["verify:ok", "report:ok"]);
-      expect(acts.trace(runId)).toEqual(["verify:ok", "report:ok"]);
-    } finally {
-      await engine.stop(500);
-      db.close();
-    }
+    const t = engineWithFaultyLedger(acts, (requests) => {
+      if (refusals > 0 && requests.some((r) => r.entries.some((e) => e.type === "step_finished"))) {
+        refusals--;
+        throw sqliteError(5, "database is locked");
+      }
+    });
+    const { runId } = await t.engine.start(request("watcher_investigation"));
+    expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    expect(refusals).toBe(0);
+    expect(ledgerTrace(await t.ledger.entries(runId))).toEqual(["verify:ok", "report:ok"]);
+    expect(acts.trace(runId)).toEqual(["verify:ok", "report:ok"]);
+  });
+
+  it("a full disk while a due retry is claimed leaves the run to a later claim, not failed", async () => {
+    let refusals = 3;
+    const retrying = defineWorkflow({
+      ...checkRun(1),
+      steps: [{ id: "verify", activity: "verify", timeout_seconds: 60, retry: { max_attempts: 2, backoff: { initial_seconds: 1, rate: 1, max_seconds: 1 }, retryable_errors: ["Gate.RunnerLost"] } }, { id: "report", activity: "report", timeout_seconds: 60 }],
+    });
+    const acts = new ScriptedActivities({ default: { verify: [{ fail: "Gate.RunnerLost" }, "ok"] } });
+    const t = engineWithFaultyLedger(
+      acts,
+      (requests) => {
+        // The retry's claim records its step_started: the disk is full for its first three tries.
+        if (refusals > 0 && requests.some((r) => r.entries.some((e) => e.type === "step_started" && e.payload.attempt === 2))) {
+          refusals--;
+          throw sqliteError(13, "database or disk is full");
+        }
+      },
+      { catalog: new WorkflowCatalog([retrying]), retryDelayMs: () => 20 },
+    );
+    const { runId } = await t.engine.start(request("watcher_investigation"));
+    expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    expect(refusals).toBe(0);
+    expect(ledgerTrace(await t.ledger.entries(runId))).toEqual(["verify:Gate.RunnerLost", "verify:ok", "report:ok"]);
+  });
+
+  it("a result that cannot be recorded in any form takes the run out of the queue instead of running the step again and again", async () => {
+    let damaged = "";
+    const acts = new ScriptedActivities();
+    acts.gate = async (call) => void (call.stepId === "verify" && (damaged = call.runId));
+    const t = engineWithFaultyLedger(
+      acts,
+      (requests) => {
+        if (requests.some((r) => r.runId === damaged)) throw new Error(`${damaged}: the run's head hash is not a sha256; run \`orchestrator ledger verify\` to find the damage`);
+      },
+      { leaseMs: 300 },
+    );
+    const { runId } = await t.engine.start(request("watcher_investigation"));
+    await waitFor(() => (t.db.prepare("SELECT phase FROM engine_runs WHERE run_id = ?").get(runId) as { phase: string }).phase === "done" || undefined, "the run to leave the queue");
+    expect(await t.engine.status(runId)).toBe("failed");
+    // Three lease periods later the step has not run again.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(acts.calls.filter((c) => c.stepId === "verify")).toHaveLength(1);
+  });
+
+  it("stop() finishes while the store refuses writes; the step runs again after the restart", async () => {
+    let busy = false;
+    const acts = new ScriptedActivities();
+    // The store turns busy as the first verify runs, and stays so until the restart.
+    acts.gate = async (call) => void (call.stepId === "verify" && acts.calls.length === 0 && (busy = true));
+    const t = engineWithFaultyLedger(acts, (requests) => {
+      if (busy && requests.some((r) => r.entries.some((e) => e.type === "step_finished"))) throw sqliteError(5, "database is locked");
+    });
+    const { runId } = await t.engine.start(request("watcher_investigation"));
+    await waitFor(() => acts.calls.some((c) => c.stepId === "verify") || undefined, "verify to run");
+    await new Promise((r) => setTimeout(r, 50));
+    await t.engine.stop(200);
+    expect(t.db.prepare("SELECT phase, step_id FROM engine_runs WHERE run_id = ?").get(runId)).toEqual({ phase: "ready", step_id: "verify" });
+    busy = false;
+    t.engine.startWorker();
+    expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    expect(acts.trace(runId)).toEqual(["verify:ok", "verify:ok", "report:ok"]);
   });
 
   it("a run whose stored state is damaged fails alone; other runs start and finish", async () => {
@@ -193,18 +275,22 @@ describe("embedded engine: leases and shutdown", () => {
     expect(acts.calls.filter((c) => c.stepId === "verify")).toHaveLength(1);
   });
 
-  it("an attempt taken over after a crash has only what is left of its timeout", async () => {
+  it("an attempt taken over after a stop starts its work over, with its whole timeout", async () => {
     let clock = Date.now();
     const acts = new ScriptedActivities({ default: { verify: [{ hang: 20_000 }, "ok"] } });
     const first = engineOn(acts, { now: () => clock, catalog: new WorkflowCatalog([checkRun(1)]) });
     const { runId } = await first.engine.start(request("watcher_investigation"));
     await waitFor(() => acts.calls.length === 1 || undefined, "verify to start");
     await first.engine.stop(0);
-    // The restart comes after the step's 60 s: the same attempt is out of time at once.
+    // Down for longer than the step's 60 s: the attempt's work was lost with the stop, not slow.
     clock += 61_000;
     first.engine.startWorker();
-    expect(await waitForStatus(first.engine, runId, ["succeeded", "failed"])).toBe("failed");
-    expect(ledgerTrace(await first.ledger.entries(runId))).toEqual(["verify:States.Timeout", "report_failure:ok"]);
+    expect(await waitForStatus(first.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
+    const entries = await first.ledger.entries(runId);
+    expect(ledgerTrace(entries)).toEqual(["verify:ok", "report:ok"]);
+    // The same attempt, started over: one step_started for it, one attempt key.
+    expect(entries.filter((e) => e.type === "step_started" && e.payload.step === "verify")).toHaveLength(1);
+    expect(new Set(acts.calls.filter((c) => c.stepId === "verify").map((c) => c.attemptKey)).size).toBe(1);
   });
 
   it("a step timeout longer than setTimeout can wait (24.8 days) still waits the whole timeout", async () => {
