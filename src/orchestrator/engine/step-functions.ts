@@ -191,11 +191,11 @@ export class StepFunctionsEngine implements WorkflowEngine {
   async status(runId: string): Promise<RunStatus | undefined> {
     const run = await this.opts.ledger.run(runId);
     if (!run || terminalStatuses.includes(run.status)) return run?.status;
-    const ended = await this.executionEnd(run);
-    if (!ended) return run.status;
+    const seen = await this.executionStatus(run);
+    if (!seen) return run.status;
     try {
-      await recorder(this.opts.ledger, runId)([ended]);
-      return ended.payload.to;
+      await recorder(this.opts.ledger, runId)([seen]);
+      return seen.payload.to;
     } catch (err) {
       // Another writer ended it first; its status stands.
       if (err instanceof RunEndedError) return err.status;
@@ -204,7 +204,11 @@ export class StepFunctionsEngine implements WorkflowEngine {
   }
 
   /** The terminal status entry for an execution that has ended, or undefined while it runs (or never started). */
-  private async executionEnd(run: RunRecord): Promise<NewEntry<"status_changed"> | undefined> {
+  /**
+   * What the execution says that the ledger does not: that it ended, or that a run still `queued`
+   * is running (its first steps run in containers, which record nothing in the ledger themselves).
+   */
+  private async executionStatus(run: RunRecord): Promise<NewEntry<"status_changed"> | undefined> {
     const def = this.catalog.forRunType(run.run_type);
     let out;
     try {
@@ -213,6 +217,7 @@ export class StepFunctionsEngine implements WorkflowEngine {
       if (err instanceof ExecutionDoesNotExist) return undefined;
       throw err;
     }
+    if (out.status === "RUNNING" && run.status === "queued") return { type: "status_changed", payload: { to: "running" } };
     const to = out.status ? executionOutcome[out.status] : undefined;
     if (!to) return undefined;
     const detail = [out.error, out.cause].filter(Boolean).join(": ");

@@ -275,7 +275,7 @@ describe("status of an execution that ended without a ledger entry", () => {
     expect((await ledger.entries(runId)).filter((e) => e.type === "status_changed")).toHaveLength(1);
   });
 
-  it("maps each end of an execution to a run status and leaves running or never-started executions alone", async () => {
+  it("maps each end of an execution to a run status; a queued run whose execution runs is running; a never-started one stays queued", async () => {
     const statusAfter = async (describe: () => void) => {
       const { runId } = await engine.start(request("impl_change"));
       describe();
@@ -284,7 +284,8 @@ describe("status of an execution that ended without a ledger entry", () => {
     expect(await statusAfter(() => sfnMock.on(DescribeExecutionCommand).resolves({ status: "TIMED_OUT" }))).toBe("failed");
     expect(await statusAfter(() => sfnMock.on(DescribeExecutionCommand).resolves({ status: "ABORTED", error: "Run.Cancelled" }))).toBe("cancelled");
     expect(await statusAfter(() => sfnMock.on(DescribeExecutionCommand).resolves({ status: "SUCCEEDED" }))).toBe("succeeded");
-    expect(await statusAfter(() => sfnMock.on(DescribeExecutionCommand).resolves({ status: "RUNNING" }))).toBe("queued");
+    // Its first steps run in containers, which record nothing in the ledger themselves.
+    expect(await statusAfter(() => sfnMock.on(DescribeExecutionCommand).resolves({ status: "RUNNING" }))).toBe("running");
     expect(await statusAfter(() => sfnMock.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: "none", $metadata: {} })))).toBe("queued");
   });
 });
