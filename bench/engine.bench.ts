@@ -86,7 +86,10 @@ function floorMicros(sync: Sync, n: number, stateBytes: number): number {
 async function storageMicros(sync: Sync, n: number): Promise<number> {
   const h = harness(sync, stepsDefinition(2), 1);
   const { runId } = await h.engine.start(runRequest(900));
-  const update = h.db.prepare("UPDATE engine_runs SET step_id = ?, started_attempt = 1, step_started_at = ?, ledger_seq = ?, updated_at = ?, state = ? WHERE run_id = ?");
+  // Fenced like the engine's own write: on the lease token and phase of the row in hand.
+  const update = h.db.prepare(
+    "UPDATE engine_runs SET step_id = ?, started_attempt = 1, step_started_at = ?, ledger_seq = ?, updated_at = ?, state = ? WHERE run_id = ? AND lease_token = 0 AND phase = 'ready'",
+  );
   const steps: Record<string, { output: Record<string, never> }> = {};
   let seq = (await h.ledger.entries(runId)).length;
   const t0 = performance.now();

@@ -54,7 +54,8 @@ export default function register(program: Command, ctx: CliContext): void {
           naming: stateMachineNaming(config),
           roleArn: config.engine.sfnRoleArn!,
           targets: aslTargets(config)!,
-          definitions: workflows,
+          // One state machine per workflow: running executions keep the definition they started with.
+          definitions: builtinCatalog().latest(),
           dryRun: Boolean(o.dryRun),
           preflight,
         });

@@ -19,7 +19,7 @@ export const DispatchEvent = z.object({
    * counts the retries of Lambda service errors, which are not attempts of the activity.
    */
   retry_count: z.number().int().min(0).optional(),
-  state: z.looseObject({ run: z.looseObject({ run_id: z.string(), workflow: z.looseObject({ name: z.string() }) }) }),
+  state: z.looseObject({ run: z.looseObject({ run_id: z.string(), workflow: z.looseObject({ name: z.string(), version: z.number().int() }) }) }),
   /** Present for approval steps (`.waitForTaskToken`). */
   task_token: z.string().min(1).optional(),
 });
@@ -29,7 +29,7 @@ export type DispatchEvent = z.infer<typeof DispatchEvent>;
 export const BAD_EVENT_ERROR = "Dispatch.BadEvent";
 
 /** The run ended (succeeded, failed or cancelled) before this call could record anything. */
-export const RUN_ENDED_ERROR = "Run.Ended";
+const RUN_ENDED_ERROR = "Run.Ended";
 
 /**
  * Raised instead of appending to a run that has ended: a late writer (a Lambda still running when
@@ -68,9 +68,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
     }
     const event = parsed.data;
     const state = event.state as unknown as RunState;
-    const def = catalog.named(state.run.workflow.name);
-    const step = def && stepById(def, event.step);
-    if (!def || !step || step.activity !== event.activity)
+    // The execution runs the definition it started with; so does the Lambda, even after a newer version is deployed.
+    const { name, version } = state.run.workflow;
+    const def = catalog.at(name, version);
+    if (!def) {
+      const latest = catalog.named(name);
+      throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${name} v${version} is not in this build${latest ? ` (it has v${latest.version}; keep v${version} in the catalogue while its executions run)` : ""}`);
+    }
+    const step = stepById(def, event.step);
+    if (!step || step.activity !== event.activity)
       throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${state.run.workflow.name} has no step ${event.step} running ${event.activity}`);
     // A machine deployed before the step moved to a container would run it here until Lambda kills it at 15 minutes.
     if (runsInContainer(step.activity))
@@ -145,7 +151,12 @@ function sameEntry(a: Entry, b: NewEntry): boolean {
 }
 
 /** What to append: fixed entries, or entries chosen from the run's entries as read (re-read after a conflict). */
-export type Appending = readonly NewEntry[] | ((existing: readonly Entry[]) => readonly NewEntry[]);
+type Appending = readonly NewEntry[] | ((existing: readonly Entry[]) => readonly NewEntry[]);
+
+/** The run's status as its entries say: the latest status_changed, or queued before any. */
+export function currentStatus(entries: readonly Entry[]): RunStatus {
+  return (entries.findLast((e) => e.type === "status_changed")?.payload.to as RunStatus | undefined) ?? "queued";
+}
 
 /**
  * Appends entries the run does not have yet, at the head, retrying when another writer moved the
@@ -157,13 +168,13 @@ export function recorder(ledger: Ledger, runId: string): (entries: Appending) =>
       const existing = await ledger.entries(runId);
       if (existing.length === 0) throw new ActivityError(BAD_EVENT_ERROR, `run ${runId} is not in the ledger; start runs through the engine`);
       // A status is only "already recorded" if it is the current one; steps/attempts are unique.
-      const current = [...existing].reverse().find((e) => e.type === "status_changed")?.payload.to as RunStatus | undefined;
+      const current = currentStatus(existing);
       const wanted = typeof entries === "function" ? entries(existing) : entries;
       const missing = wanted.filter((e) =>
         e.type === "status_changed" ? (e.payload as { to: string }).to !== current : !existing.some((x) => sameEntry(x, e)),
       );
       if (missing.length === 0) return;
-      if (current && terminalStatuses.includes(current)) throw new RunEndedError(runId, current);
+      if (terminalStatuses.includes(current)) throw new RunEndedError(runId, current);
       try {
         await ledger.append([{ runId, expectedSeq: existing.length, entries: missing }]);
         return;

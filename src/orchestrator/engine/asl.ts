@@ -62,7 +62,7 @@ export function integrationOf(activity: ActivityName): Integration {
 }
 
 /** Lambda stops an invocation after 15 minutes, whatever the Task's TimeoutSeconds says. */
-export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 
 /**
  * The Lambda step that may run longest, which the activity Lambda's own timeout must cover. Approval

@@ -497,15 +497,18 @@ export class EmbeddedEngine implements WorkflowEngine {
           launch.push(...inTransaction(this.db, () => this.pass([d], false)));
           this.settled([d]);
         } catch (e) {
-          if (isStoreUnavailable(e)) {
-            // Busy or failing storage: the result is kept (and its lease renewed) for a later pass.
-            this.opts.logger?.warn({ err: e, run_id: d.job.row.run_id, step: d.job.row.step_id }, "engine: store unavailable; will record the step result later");
-            this.deferResult(d);
-            continue;
+          if (!isStoreUnavailable(e)) {
+            this.opts.logger?.error({ err: e, run_id: d.job.row.run_id, step: d.job.row.step_id }, "engine: could not record a step result; failing the step");
+            const next = this.failHard(d.job, e);
+            if (next) {
+              this.settled([d]);
+              launch.push(...next);
+              continue;
+            }
           }
-          this.opts.logger?.error({ err: e, run_id: d.job.row.run_id, step: d.job.row.step_id }, "engine: could not record a step result; failing the step");
-          this.settled([d]);
-          launch.push(...this.failHard(d.job, e));
+          // Busy or failing storage: the result is kept (and its lease renewed) for a later pass.
+          this.opts.logger?.warn({ err: e, run_id: d.job.row.run_id, step: d.job.row.step_id }, "engine: store unavailable; will record the step result later");
+          this.deferResult(d);
         }
       }
     }
@@ -612,35 +615,37 @@ export class EmbeddedEngine implements WorkflowEngine {
 
   /**
    * A result that cannot be recorded (its entry refused) fails the step instead, so the definition's
-   * catch runs the failure report; if even that cannot be written, the run ends failed. Either way
-   * the run stops rather than looping on retakes. Returns the failure step to launch, if any.
+   * catch runs the failure report. If that cannot be written either, the run is ended (or taken out
+   * of the queue): left leased, it would run the step again at every lease expiry. Returns the
+   * failure step to launch, or undefined when the store is unavailable and the result should wait.
    */
-  private failHard(job: Job, err: unknown): Job[] {
+  private failHard(job: Job, err: unknown): Job[] | undefined {
     const reason = `the result of step ${job.row.step_id} could not be recorded: ${errorMessageOf(err)}`;
-    const attempt = (end: boolean) =>
-      inTransaction(this.db, () => {
-        const row = this.q.lease.get(job.row.run_id) as LeaseRow | undefined;
-        if (!row || row.phase !== "leased" || row.lease_token !== job.row.lease_token) return [];
+    const stillOurs = () => {
+      const row = this.q.lease.get(job.row.run_id) as LeaseRow | undefined;
+      return row?.phase === "leased" && row.lease_token === job.row.lease_token ? row : undefined;
+    };
+    try {
+      return inTransaction(this.db, () => {
+        const row = stillOurs();
+        if (!row) return [];
         const t = this.transition(row, job.def, job.state, this.now());
-        if (end) t.end("failed", reason);
-        else t.failed(stepById(job.def, row.step_id)!, RECORD_FAILED_ERROR, reason);
-        const next = this.commit(t, !end);
+        t.failed(stepById(job.def, row.step_id)!, RECORD_FAILED_ERROR, reason);
+        const next = this.commit(t, true);
         return next ? [next] : [];
       });
-    try {
-      return attempt(false);
-    } catch {
+    } catch (e) {
+      if (isStoreUnavailable(e)) return undefined;
+      this.opts.logger?.error({ err: e, run_id: job.row.run_id }, "engine: could not record the step's failure either; ending the run");
       try {
-        return attempt(true);
-      } catch (e) {
-        // Left leased, the attempt would run again each time the lease ran out, and fail to record again.
-        this.opts.logger?.error({ err: e, run_id: job.row.run_id }, "engine: could not fail the run either; taking it out of the queue");
-        try {
-          inTransaction(this.db, () => this.quarantine(job.row.run_id, e, this.now()));
-        } catch (last) {
-          // The store itself is failing: the lease runs out and the attempt is taken again (activities are idempotent).
-          this.opts.logger?.error({ err: last, run_id: job.row.run_id }, "engine: could not take the run out of the queue");
-        }
+        inTransaction(this.db, () => {
+          if (stillOurs()) this.quarantine(job.row.run_id, e, this.now());
+        });
+        return [];
+      } catch (last) {
+        if (isStoreUnavailable(last)) return undefined;
+        // Not even that: the lease runs out and the attempt is taken again (activities are idempotent).
+        this.opts.logger?.error({ err: last, run_id: job.row.run_id }, "engine: could not take the run out of the queue");
         return [];
       }
     }
@@ -801,7 +806,8 @@ export class EmbeddedEngine implements WorkflowEngine {
   private state(row: RunRow): RunState {
     const changed = JSON.parse(row.state) as Omit<RunState, "run">;
     const input = this.q.input.get(row.run_id) as { run: string } | undefined;
-    if (!input) throw new RunStateError(row.run_id, "has no stored request (engine_run_inputs); the store is damaged");
+    if (!input)
+      throw new RunStateError(row.run_id, "has no stored request (engine_run_inputs); the store is damaged: start the run again (`/orchestrator retry`) or restore the database from a backup");
     return { run: JSON.parse(input.run) as RunState["run"], ...changed };
   }
 
@@ -833,9 +839,7 @@ export class EmbeddedEngine implements WorkflowEngine {
   }
 
   private async execute(job: Job, step: StepDefinition | FailureStep, signal: AbortSignal): Promise<Outcome> {
-    if (signal.aborted) return { ok: false, error: errorNameOf(signal.reason), message: errorMessageOf(signal.reason) };
     const aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
       signal.addEventListener("abort", () => reject(signal.reason), { once: true });
     });
     try {
@@ -882,7 +886,8 @@ class Transition {
   }
 
   get state(): RunState {
-    if (!this.current) throw new RunStateError(this.row.run_id, "its state was not read for this transition");
+    // A programming error (a transition that only ends a run asked for its state), not the user's.
+    if (!this.current) throw new Error(`engine: the state of ${this.row.run_id} was not read for this transition`);
     return this.current;
   }
 

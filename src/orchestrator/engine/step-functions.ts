@@ -1,5 +1,6 @@
 // The AWS Step Functions backend: runs are Standard executions of the compiled definitions, named by run id.
 import { createHash } from "node:crypto";
+import type { Logger } from "pino";
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -14,7 +15,7 @@ import {
   type SFNClient,
 } from "@aws-sdk/client-sfn";
 import { REJECTED_ERROR } from "../activities/port.js";
-import { recorder, RunEndedError } from "../activities/dispatcher.js";
+import { currentStatus, recorder, RunEndedError } from "../activities/dispatcher.js";
 import { LedgerConflictError, terminalStatuses, type Entry, type Ledger, type NewEntry, type RunRecord, type RunStatus } from "../ledger/port.js";
 import type { RunRequest } from "../run-request.js";
 import { builtinCatalog, WorkflowCatalog } from "../workflows/index.js";
@@ -69,6 +70,7 @@ export interface StepFunctionsEngineOptions {
   readonly naming: StateMachineNaming;
   readonly policyVersion: string;
   readonly catalog?: WorkflowCatalog;
+  readonly logger?: Logger;
 }
 
 export class StepFunctionsEngine implements WorkflowEngine {
@@ -121,7 +123,7 @@ export class StepFunctionsEngine implements WorkflowEngine {
       if (effect.effect === "invalid") throw new RunStateError(runId, effect.reason);
       // The ledger already holds the outcome but the step still waits: sending it to Step Functions
       // failed (throttling, an outage). That outcome stands; any later decision sends it again.
-      const settled = settledOutcome(entries, progress);
+      const settled = settledOutcome(progress);
       if (settled && decision.decision !== (settled.approved ? "approved" : "rejected")) {
         await this.answer(runId, settled.decision, progress, settled.approved);
         throw new RunStateError(runId, `its approval was already ${settled.approved ? "given" : "rejected"} (${settled.decision.by}); that outcome was sent again, and this decision changes nothing`);
@@ -188,14 +190,29 @@ export class StepFunctionsEngine implements WorkflowEngine {
    * (States.Runtime, States.DataLimitExceeded, a timeout, a failure report that never ran):
    * then the missing terminal status is recorded, with the execution's error and cause.
    */
+  /**
+   * The ledger's status, brought up to date with the execution when the ledger has not seen the run
+   * end: an execution that ended is recorded as ended, a queued run whose execution runs as running.
+   * Asking Step Functions is a courtesy: when it fails (throttling, no states:DescribeExecution
+   * permission), the ledger's status is the answer, so callers that just acted still get a reply.
+   */
   async status(runId: string): Promise<RunStatus | undefined> {
     const run = await this.opts.ledger.run(runId);
     if (!run || terminalStatuses.includes(run.status)) return run?.status;
-    const seen = await this.executionStatus(run);
-    if (!seen) return run.status;
+    let seen: NewEntry<"status_changed"> | undefined;
     try {
-      await recorder(this.opts.ledger, runId)([seen]);
-      return seen.payload.to;
+      seen = await this.executionStatus(run);
+    } catch (err) {
+      this.opts.logger?.warn({ err, run_id: runId }, "step functions: could not describe the run's execution; answering with the ledger's status");
+      return run.status;
+    }
+    if (!seen) return run.status;
+    const to = seen.payload.to;
+    try {
+      // Conditional on what is read when appending: a step that recorded its own status meanwhile
+      // (awaiting_human, say) is not set back to running.
+      await recorder(this.opts.ledger, runId)((existing) => (to === "running" && currentStatus(existing) !== "queued" ? [] : [seen]));
+      return (await this.opts.ledger.run(runId))?.status ?? to;
     } catch (err) {
       // Another writer ended it first; its status stands.
       if (err instanceof RunEndedError) return err.status;
@@ -203,7 +220,6 @@ export class StepFunctionsEngine implements WorkflowEngine {
     }
   }
 
-  /** The terminal status entry for an execution that has ended, or undefined while it runs (or never started). */
   /**
    * What the execution says that the ledger does not: that it ended, or that a run still `queued`
    * is running (its first steps run in containers, which record nothing in the ledger themselves).
@@ -242,21 +258,9 @@ function laterStepSeen(entries: readonly Entry[], step: string): boolean {
   return entries.slice(asked + 1).some((e) => (e.type === "step_started" || e.type === "step_finished" || e.type === "step_failed") && e.payload.step !== step);
 }
 
-/**
- * The outcome the ledger already holds for the open approval, if any: the first rejection, or
- * the approval that completed the checklist (the same counting as `approvalProgress`).
- */
-function settledOutcome(entries: readonly Entry[], progress: ApprovalProgress): { approved: boolean; decision: Decision } | undefined {
-  const asked = entries.findLastIndex((e) => e.type === "approval_requested");
-  const approved = new Set<string>();
-  for (const e of entries.slice(asked + 1)) {
-    if (e.type !== "decision") continue;
-    const p = e.payload as { decision: Decision["decision"]; by: string; via: Decision["via"]; item?: string; reason?: string };
-    const decision: Decision = { decision: p.decision, by: p.by, via: p.via, ...(p.item ? { item: p.item } : {}), ...(p.reason ? { reason: p.reason } : {}) };
-    if (p.decision === "rejected") return { approved: false, decision };
-    if (p.decision !== "approved") continue;
-    for (const item of p.item ? [p.item] : progress.checklist) approved.add(item);
-    if (progress.checklist.every((c) => approved.has(c))) return { approved: true, decision };
-  }
-  return undefined;
+/** The outcome the ledger already holds for the approval, as the decision that settled it. */
+function settledOutcome(progress: ApprovalProgress): { approved: boolean; decision: Decision } | undefined {
+  if (!progress.settled) return undefined;
+  const p = progress.settled.decision.payload as { decision: Decision["decision"]; by: string; via: Decision["via"]; item?: string; reason?: string };
+  return { approved: progress.settled.approved, decision: { decision: p.decision, by: p.by, via: p.via, ...(p.item ? { item: p.item } : {}), ...(p.reason ? { reason: p.reason } : {}) } };
 }

@@ -40,7 +40,7 @@ export function buildEngine(p: EngineParts): WorkflowEngine {
   if (config.engine.backend === "step-functions") {
     if (config.ledger.backend !== "dynamodb")
       throw new Error("ENGINE=step-functions needs LEDGER_BACKEND=dynamodb: the activity Lambda records each run's transitions there");
-    return new StepFunctionsEngine({ sfn: sfnClient(config), ledger: p.ledger, naming: stateMachineNaming(config), policyVersion });
+    return new StepFunctionsEngine({ sfn: sfnClient(config), ledger: p.ledger, naming: stateMachineNaming(config), policyVersion, logger: p.logger.child({ component: "engine" }) });
   }
   if (!p.transactionalLedger)
     throw new Error("ENGINE=embedded needs LEDGER_BACKEND=sqlite: a transition and its ledger entries commit together; use ENGINE=step-functions with DynamoDB");

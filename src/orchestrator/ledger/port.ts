@@ -38,7 +38,7 @@ const nonEmpty = () => z.string().check(z.minLength(1));
 const count = () => z.int().check(z.nonnegative());
 
 /** A GitHub pull request or GitLab merge request (`number` is the MR iid). */
-export const PullRequestSubject = z.object({ kind: z.literal("pull_request"), forge: z.enum(["github", "gitlab"]), repo: nonEmpty(), number: z.int().check(z.positive()) });
+const PullRequestSubject = z.object({ kind: z.literal("pull_request"), forge: z.enum(["github", "gitlab"]), repo: nonEmpty(), number: z.int().check(z.positive()) });
 
 /** A forge pull/merge request, Jira issue or other thing a run is about; `subjectKey` indexes it. */
 export const Subject = z.discriminatedUnion("kind", [

@@ -22,6 +22,11 @@ export interface ApprovalProgress {
   readonly taskToken: string | undefined;
   /** False once the step has finished or failed, or the run has ended. */
   readonly open: boolean;
+  /**
+   * The decision that settled the approval, if one has: the first rejection, or the approval
+   * that completed the checklist. While `open`, its outcome has not reached the step yet.
+   */
+  readonly settled: { readonly approved: boolean; readonly decision: Entry } | undefined;
 }
 
 /**
@@ -42,12 +47,15 @@ export function approvalProgress(entries: readonly Entry[]): ApprovalProgress | 
   const checklist = approvalChecklist(asked);
   const approved = new Set<string>();
   let open = true;
+  let settled: ApprovalProgress["settled"];
   for (const e of entries.slice(at + 1)) {
     const p = e.payload as { decision?: unknown; item?: unknown; step?: unknown; to?: unknown };
     if (e.type === "decision" && p.decision === "approved") {
       if (typeof p.item === "string") approved.add(p.item);
       else for (const c of checklist) approved.add(c);
-    } else if ((e.type === "step_finished" || e.type === "step_failed") && p.step === step) open = false;
+      if (!settled && checklist.every((c) => approved.has(c))) settled = { approved: true, decision: e };
+    } else if (e.type === "decision" && p.decision === "rejected") settled ??= { approved: false, decision: e };
+    else if ((e.type === "step_finished" || e.type === "step_failed") && p.step === step) open = false;
     else if (e.type === "status_changed" && terminalStatuses.includes(p.to as RunStatus)) open = false;
   }
   return {
@@ -58,6 +66,7 @@ export function approvalProgress(entries: readonly Entry[]): ApprovalProgress | 
     remaining: checklist.filter((c) => !approved.has(c)),
     taskToken: typeof asked.task_token === "string" ? asked.task_token : undefined,
     open,
+    settled,
   };
 }
 

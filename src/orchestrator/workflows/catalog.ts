@@ -60,6 +60,11 @@ export class WorkflowCatalog {
     return this.byName.get(name) ?? [...this.byName.values()].find((d) => d.name.toLowerCase() === name.toLowerCase());
   }
 
+  /** The latest version of each workflow: what deploy puts on Step Functions (one state machine per workflow name). */
+  latest(): WorkflowDefinition[] {
+    return [...this.byName.values()];
+  }
+
   /** Exactly the definition a run started under, if this build has it. */
   at(name: string, version: number): WorkflowDefinition | undefined {
     return this.byVersion.get(versionKey(name, version));

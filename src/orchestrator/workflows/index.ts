@@ -1,4 +1,4 @@
-// The built-in workflow definitions, one per run type, and a catalogue over them (see ./catalog.ts).
+// The built-in workflow definitions and a catalogue over them (see ./catalog.ts): the latest version per run type, plus any earlier version runs still go on under.
 import { WorkflowCatalog } from "./catalog.js";
 import conformanceUpdateRun from "./conformance-update-run.js";
 import implementationRun from "./implementation-run.js";
@@ -10,7 +10,7 @@ import watcherInvestigationRun from "./watcher-investigation-run.js";
 export * from "./schema.js";
 export { definitionDigest, definitionRef, WorkflowCatalog, type DefinitionRef } from "./catalog.js";
 
-/** Every workflow, in a stable order. */
+/** Every workflow definition, in a stable order (an earlier version of one is listed after its latest). */
 export const workflows: readonly WorkflowDefinition[] = [
   specChangeRun,
   implementationRun,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EmbeddedEngine } from "../../../src/orchestrator/engine/embedded.js";
-import type { TransactionalLedger } from "../../../src/orchestrator/ledger/port.js";
+import { LedgerInputError, type TransactionalLedger } from "../../../src/orchestrator/ledger/port.js";
 import { sqliteLedger } from "../../../src/orchestrator/ledger/sqlite.js";
 import { WorkflowCatalog } from "../../../src/orchestrator/workflows/index.js";
 import { defineWorkflow } from "../../../src/orchestrator/workflows/schema.js";
@@ -164,6 +164,29 @@ describe("embedded engine: the store", () => {
     expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
     expect(refusals).toBe(0);
     expect(ledgerTrace(await t.ledger.entries(runId))).toEqual(["verify:Gate.RunnerLost", "verify:ok", "report:ok"]);
+  });
+
+  it("a result the ledger refuses fails the step with Engine.RecordFailed, never retried; the failure report runs", async () => {
+    const retrying = defineWorkflow({
+      ...checkRun(1),
+      steps: [{ id: "verify", activity: "verify", timeout_seconds: 60, retry: { max_attempts: 3, backoff: { initial_seconds: 1, rate: 1, max_seconds: 1 }, retryable_errors: ["States.ALL"] } }, { id: "report", activity: "report", timeout_seconds: 60 }],
+    });
+    const acts = new ScriptedActivities();
+    const t = engineWithFaultyLedger(
+      acts,
+      (requests) => {
+        // Every time: the batched pass and its one-by-one retry both see the refusal.
+        if (requests.some((r) => r.entries.some((e) => e.type === "step_finished" && e.payload.step === "verify")))
+          throw new LedgerInputError("run seq 2 (step_finished): payload.output is too large to record");
+      },
+      { catalog: new WorkflowCatalog([retrying]), retryDelayMs: () => 20 },
+    );
+    const { runId } = await t.engine.start(request("watcher_investigation"));
+    expect(await waitForStatus(t.engine, runId, ["succeeded", "failed"])).toBe("failed");
+    const entries = await t.ledger.entries(runId);
+    expect(ledgerTrace(entries)).toEqual(["verify:Engine.RecordFailed", "report_failure:ok"]);
+    expect(entries.find((e) => e.type === "step_failed")!.payload.message).toBe("the result of step verify could not be recorded: run seq 2 (step_finished): payload.output is too large to record");
+    expect(acts.calls.filter((c) => c.stepId === "verify")).toHaveLength(1);
   });
 
   it("a result that cannot be recorded in any form takes the run out of the queue instead of running the step again and again", async () => {

@@ -87,16 +87,40 @@ describe("an ended run stays ended", () => {
     expect(acts.trace(runId)).toEqual(["report:ok"]);
   });
 
-  it("a Lambda service error after the last step's work (Step Functions retries, RetryCount 1) gets the recorded result", async () => {
-    const acts = new ScriptedActivities();
+  it("a Lambda service error after the attempt that ended the run (RetryCount one ahead) gets that attempt's result", async () => {
+    const acts = new ScriptedActivities({ default: { report: [{ fail: "Forge.RateLimited" }, "ok"] } });
     const dispatch = createDispatcher({ activities: acts.registry(), ledger });
     const { runId } = await engine.start(request("watcher_investigation"));
-    const event = { run_id: runId, step: "report", activity: "report", retry_count: 0, state: startedState() };
-    expect(await dispatch(event)).toEqual({ done: "report" });
-    // Lambda answered Lambda.ServiceException after the dispatcher had recorded the end: the service retrier calls again.
+    const event = { run_id: runId, step: "report", activity: "report", state: startedState() };
+    await expect(dispatch({ ...event, retry_count: 0 })).rejects.toMatchObject({ name: "Forge.RateLimited" });
     expect(await dispatch({ ...event, retry_count: 1 })).toEqual({ done: "report" });
-    expect(acts.trace(runId)).toEqual(["report:ok"]);
     expect(await engine.status(runId)).toBe("succeeded");
+    // Lambda answered Lambda.ServiceException after attempt 2 had recorded the end: the service retrier calls again.
+    expect(await dispatch({ ...event, retry_count: 2 })).toEqual({ done: "report" });
+    expect(acts.trace(runId)).toEqual(["report:Forge.RateLimited", "report:ok"]);
+  });
+
+  it("the Lambda runs the definition version the execution started with, and names a version it does not have", async () => {
+    const v1 = defineWorkflow({
+      name: "CheckRun",
+      run_type: "watcher_investigation",
+      version: 1,
+      description: "report only",
+      steps: [{ id: "report", activity: "report", timeout_seconds: 60 }],
+      on_failure: { id: "report_failure", activity: "report", timeout_seconds: 60 },
+    });
+    const v2 = defineWorkflow({ ...v1, version: 2, steps: [{ id: "publish", activity: "publish", timeout_seconds: 60 }, ...v1.steps] });
+    const started = new StepFunctionsEngine({ sfn: new SFNClient({ region: "eu-west-1" }), ledger, naming, policyVersion: "p", catalog: new WorkflowCatalog([v1]) });
+    const { runId } = await started.start(request("watcher_investigation"));
+    const both = createDispatcher({ activities: new ScriptedActivities().registry(), ledger, catalog: new WorkflowCatalog([v1, v2]) });
+    await both({ run_id: runId, step: "report", activity: "report", state: startedState() });
+    // Under v1, report is the last step: the run ends (under v2 it would wait for nothing).
+    expect(await started.status(runId)).toBe("succeeded");
+    const { runId: other } = await started.start(request("watcher_investigation"));
+    const onlyV2 = createDispatcher({ activities: new ScriptedActivities().registry(), ledger, catalog: new WorkflowCatalog([v2]) });
+    await expect(onlyV2({ run_id: other, step: "report", activity: "report", state: startedState() })).rejects.toThrow(
+      /CheckRun v1 is not in this build \(it has v2; keep v1 in the catalogue while its executions run\)/,
+    );
   });
 
   it("retries of Lambda service errors do not use up the step's own retries: the failure report gets all its attempts", async () => {
@@ -257,6 +281,24 @@ describe("an approval answer that did not reach Step Functions", () => {
 });
 
 describe("status of an execution that ended without a ledger entry", () => {
+  it("answers with the ledger's status when Step Functions cannot be asked", async () => {
+    const { runId } = await engine.start(request("impl_change"));
+    sfnMock.on(DescribeExecutionCommand).rejects(Object.assign(new Error("User is not authorized to perform: states:DescribeExecution"), { name: "AccessDeniedException" }));
+    expect(await engine.status(runId)).toBe("queued");
+  });
+
+  it("does not set a run back to running when its first Lambda step recorded a status meanwhile", async () => {
+    const { runId } = await engine.start(request("impl_change"));
+    // The execution is RUNNING; between the ledger read and the append, the approval step records awaiting_human.
+    sfnMock.on(DescribeExecutionCommand).callsFake(async () => {
+      await parkAtApproval(runId);
+      return { status: "RUNNING" };
+    });
+    expect(await engine.status(runId)).toBe("awaiting_human");
+    expect(trail(await ledger.entries(runId)).filter((t) => t.startsWith("status_changed"))).toEqual(["status_changed:running", "status_changed:awaiting_human"]);
+  });
+
+
   it("records the missing terminal status with the execution's error and cause, once", async () => {
     const { runId } = await engine.start(request("impl_change"));
     sfnMock.on(DescribeExecutionCommand).resolves({ status: "FAILED", error: "States.Runtime", cause: "An error occurred while executing the state 'publish'." });
