@@ -77,19 +77,24 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
     }
     const step = stepById(def, event.step);
     if (!step || step.activity !== event.activity)
-      throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${state.run.workflow.name} has no step ${event.step} running ${event.activity}`);
+      throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${name} has no step ${event.step} running ${event.activity}`);
     // A machine deployed before the step moved to a container would run it here until Lambda kills it at 15 minutes.
     if (runsInContainer(step.activity))
       throw new ActivityError(BAD_EVENT_ERROR, `dispatcher event: ${event.activity} runs in a container task, not in the activity Lambda; redeploy the state machines (orchestrator workflows deploy)`);
-    const attempt = await attemptOf(deps.ledger, event.run_id, step.id);
     const record = recorder(deps.ledger, event.run_id);
+    // Both read from the entries the start is appended against: one ledger read.
+    let attempt = 1;
+    let finished: JsonObject | undefined;
     try {
-      await record([{ type: "status_changed", payload: { to: "running" } }, { type: "step_started", payload: { step: step.id, attempt } }]);
+      await record((existing) => {
+        attempt = attemptOf(existing, step.id);
+        finished = finishedOutput(existing, step.id);
+        return [{ type: "status_changed", payload: { to: "running" } }, { type: "step_started", payload: { step: step.id, attempt } }];
+      });
     } catch (err) {
       // A repeated call of a step that finished the run (the answer lost, a Lambda service error after the
       // work) gets that step's result again; anything else is not run.
-      const finished = err instanceof RunEndedError ? await finishedOutput(deps.ledger, event.run_id, step.id) : undefined;
-      if (finished) return finished;
+      if (err instanceof RunEndedError && finished) return finished;
       throw err;
     }
     let output: JsonObject;
@@ -128,13 +133,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
  * Functions still retries. A call repeated before its attempt ended (a Lambda retry, a
  * timeout) is the same attempt, under the same attempt key.
  */
-async function attemptOf(ledger: Ledger, runId: string, step: string): Promise<number> {
-  return 1 + (await ledger.entries(runId)).filter((e) => e.type === "step_failed" && e.payload.step === step).length;
+function attemptOf(entries: readonly Entry[], step: string): number {
+  return 1 + entries.filter((e) => e.type === "step_failed" && e.payload.step === step).length;
 }
 
 /** The output the step recorded when it finished, whichever attempt it was. */
-async function finishedOutput(ledger: Ledger, runId: string, step: string): Promise<JsonObject | undefined> {
-  const done = (await ledger.entries(runId)).findLast((e) => e.type === "step_finished" && e.payload.step === step);
+function finishedOutput(entries: readonly Entry[], step: string): JsonObject | undefined {
+  const done = entries.findLast((e) => e.type === "step_finished" && e.payload.step === step);
   const output = done?.payload.output;
   return output && typeof output === "object" && !Array.isArray(output) ? (output as JsonObject) : undefined;
 }

@@ -208,11 +208,16 @@ export class StepFunctionsEngine implements WorkflowEngine {
     }
     if (!seen) return run.status;
     const to = seen.payload.to;
+    let status: RunStatus = to;
     try {
       // Conditional on what is read when appending: a step that recorded its own status meanwhile
       // (awaiting_human, say) is not set back to running.
-      await recorder(this.opts.ledger, runId)((existing) => (to === "running" && currentStatus(existing) !== "queued" ? [] : [seen]));
-      return (await this.opts.ledger.run(runId))?.status ?? to;
+      await recorder(this.opts.ledger, runId)((existing) => {
+        const current = currentStatus(existing);
+        status = to === "running" && current !== "queued" ? current : to;
+        return status === to ? [seen] : [];
+      });
+      return status;
     } catch (err) {
       // Another writer ended it first; its status stands.
       if (err instanceof RunEndedError) return err.status;
