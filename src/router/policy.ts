@@ -155,10 +155,10 @@ export class PolicyError extends Error {
   constructor(
     readonly file: string,
     readonly problems: readonly string[],
-    /** The file could not be read at all (missing, no permission), as opposed to read and found invalid. */
-    readonly unreadable = false,
+    /** Why the file could not be read at all (its errno code: ENOENT, EACCES, EISDIR), as opposed to read and found invalid. */
+    readonly readError?: string,
   ) {
-    super(unreadable ? problems.join("\n") : `${path.basename(file)} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(readError ? problems.join("\n") : `${path.basename(file)} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "PolicyError";
   }
 }
@@ -168,8 +168,9 @@ export function loadPolicyFile(file: string): LoadedPolicy {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
-    throw new PolicyError(file, [`${file}: ${reason}; set ROUTING_POLICY_PATH or create the file (see docs/routing-policy.md)`], true);
+    const code = (err as NodeJS.ErrnoException).code ?? "EIO";
+    const reason = code === "ENOENT" ? "no such file" : (err as Error).message;
+    throw new PolicyError(file, [`${file}: ${reason}; set ROUTING_POLICY_PATH or create the file (see docs/routing-policy.md)`], code);
   }
   return parsePolicy(text, file);
 }

@@ -222,7 +222,10 @@ export class ModelRouter {
           };
           return;
         } catch (err) {
-          if (req.signal?.aborted && !closed) {
+          // The call succeeded and recording it failed (settle or ledger): that failure is the caller's,
+          // not a reason to call again, or to fall back and pay twice.
+          if (closed) throw err;
+          if (req.signal?.aborted) {
             // The caller hung up (the gateway's client closed its connection): no retry, no fallback.
             await stopped("client_closed");
             throw new ModelCallFailed([...failures, `${cand.name} attempt ${attempt}: the caller went away`]);

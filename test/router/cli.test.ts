@@ -66,5 +66,12 @@ describe("orchestrator policy / route / redact", () => {
     const m = await finished(missing);
     expect(m.code, m.stderr).toBe(0);
     expect(m.stderr).not.toContain("warning");
+    // There but unreadable (here a directory): said, unlike a missing one.
+    const unreadable = spawnCli(["redact"], { ROUTING_POLICY_PATH: dir });
+    unreadable.stdin.end("nothing secret\n");
+    const u = await finished(unreadable);
+    expect(u.code, u.stderr).toBe(0);
+    expect(u.stderr).toContain("EISDIR");
+    expect(u.stderr).toContain("redaction.patterns are not applied");
   });
 });

@@ -253,6 +253,29 @@ retry: { max_attempts: 3, base_delay_ms: 100, max_delay_ms: 2000 }
     ]);
   });
 
+  it("a paid call whose record cannot be written fails with that error: no retry, no fallback, no second bill", async () => {
+    let failures = 1;
+    const recorded: string[] = [];
+    t = await testRouter({
+      policy,
+      deps: {
+        recorder: {
+          async record(runId, c) {
+            recorded.push(`${c.model}:${c.outcome}`);
+            if (failures-- > 0) throw new Error("database is locked");
+          },
+        },
+      },
+    });
+    const run = await t.newRun();
+    const primary = nock("https://primary.example.com").post("/v1/chat/completions").reply(200, ok);
+    const backup = nock("https://api.anthropic.com").post("/v1/messages").reply(200, {});
+    await expect(t.router.complete(call(run))).rejects.toThrow("database is locked");
+    expect(primary.isDone()).toBe(true);
+    expect(backup.isDone()).toBe(false);
+    expect(recorded).toEqual(["fast:ok"]);
+  });
+
   it("a Retry-After longer than the policy's max delay moves straight to the fallback", async () => {
     t = await testRouter({ policy });
     const run = await t.newRun();

@@ -33,7 +33,7 @@ export function loadOrExit(file: string): LoadedPolicy {
   } catch (err) {
     if (!(err instanceof PolicyError)) throw err;
     process.stderr.write(`${err.message}\n`);
-    process.exit(err.unreadable ? EXIT_USAGE : 1);
+    process.exit(err.readError ? EXIT_USAGE : 1);
   }
 }
 

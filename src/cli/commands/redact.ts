@@ -43,7 +43,7 @@ function policyPatterns(file: string, explicit: boolean) {
       process.stderr.write(`${(err as Error).message}\n`);
       process.exit(EXIT_USAGE);
     }
-    if (!(err instanceof PolicyError && err.unreadable)) process.stderr.write(`${(err as Error).message}\nwarning: redacting with the built-in rules only; the policy's redaction.patterns are not applied\n`);
+    if (!(err instanceof PolicyError && err.readError === "ENOENT")) process.stderr.write(`${(err as Error).message}\nwarning: redacting with the built-in rules only; the policy's redaction.patterns are not applied\n`);
     return [];
   }
 }
