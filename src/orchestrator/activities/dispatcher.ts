@@ -1,12 +1,13 @@
 // Runs one activity for a Step Functions task (the Lambda's job) and records its transition in the ledger, once.
 import { z } from "zod";
 import { LedgerConflictError, terminalStatuses, type Entry, type Ledger, type NewEntry, type RunStatus } from "../ledger/port.js";
+import { currentStatus } from "../ledger/projection.js";
 import { builtinCatalog, WorkflowCatalog } from "../workflows/index.js";
 import { afterFailure } from "../workflows/policy.js";
 import { approvalChecklist } from "../workflows/approvals.js";
 import { failureReason, isFailureStep, nextStepId, stepById } from "../workflows/run-state.js";
 import { ActivityName, runsInContainer } from "../workflows/schema.js";
-import { ActivityError, activityCall, errorMessageOf, errorNameOf, type JsonObject, type RunState } from "./port.js";
+import { ActivityError, activityCall, errorMessageOf, errorNameOf, recordableOutput, type JsonObject, type RunState } from "./port.js";
 import type { ActivityRegistry } from "./registry.js";
 
 /** What the compiled state machine sends (see engine/asl.ts `dispatcherPayload`). */
@@ -14,11 +15,6 @@ export const DispatchEvent = z.object({
   run_id: z.string().min(1),
   step: z.string().min(1),
   activity: ActivityName,
-  /**
-   * `$$.State.RetryCount`, sent by machines deployed by earlier builds and not used: it also
-   * counts the retries of Lambda service errors, which are not attempts of the activity.
-   */
-  retry_count: z.number().int().min(0).optional(),
   state: z.looseObject({ run: z.looseObject({ run_id: z.string(), workflow: z.looseObject({ name: z.string(), version: z.number().int() }) }) }),
   /** Present for approval steps (`.waitForTaskToken`). */
   task_token: z.string().min(1).optional(),
@@ -99,7 +95,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatch {
     }
     let output: JsonObject;
     try {
-      output = await deps.activities.get(step.activity)(activityCall(event.run_id, step, attempt, state, signal, event.task_token));
+      output = recordableOutput(await deps.activities.get(step.activity)(activityCall(event.run_id, step, attempt, state, signal, event.task_token)));
     } catch (err) {
       const error = errorNameOf(err);
       const message = errorMessageOf(err);
@@ -157,11 +153,6 @@ function sameEntry(a: Entry, b: NewEntry): boolean {
 
 /** What to append: fixed entries, or entries chosen from the run's entries as read (re-read after a conflict). */
 type Appending = readonly NewEntry[] | ((existing: readonly Entry[]) => readonly NewEntry[]);
-
-/** The run's status as its entries say: the latest status_changed, or queued before any. */
-export function currentStatus(entries: readonly Entry[]): RunStatus {
-  return (entries.findLast((e) => e.type === "status_changed")?.payload.to as RunStatus | undefined) ?? "queued";
-}
 
 /**
  * Appends entries the run does not have yet, at the head, retrying when another writer moved the

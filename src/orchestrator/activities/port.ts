@@ -1,5 +1,7 @@
 // The activity port: what a step runs, what it is given, and how it fails; the same code runs in both engines.
+import { canonicalJson } from "../ledger/canonical.js";
 import type { RunType } from "../ledger/port.js";
+import { INVALID_OUTPUT_ERROR } from "../workflows/policy.js";
 import type { DefinitionRef } from "../workflows/index.js";
 import type { ActivityName } from "../workflows/schema.js";
 
@@ -86,6 +88,26 @@ export class ActivityError extends Error {
     super(message);
     this.name = errorName;
   }
+}
+
+/**
+ * An activity's output as the ledger records it (RFC 8785 JSON, read back): the step's entry, the
+ * state the next step is handed and the stored state are then one value, however the activity
+ * built it (Dates, Maps, undefined fields, an object it goes on changing). Output the ledger would
+ * refuse (BigInt, NaN, cycles, lone surrogates, not an object) fails the step with
+ * Activity.InvalidOutput, in both engines, so the definition's catch reports it.
+ */
+export function recordableOutput(output: JsonObject | undefined): JsonObject {
+  const invalid = (why: string) => new ActivityError(INVALID_OUTPUT_ERROR, `the step's output ${why}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(canonicalJson(output ?? {}));
+  } catch (err) {
+    throw invalid(`is not JSON the ledger can record: ${errorMessageOf(err)}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw invalid(`must be a JSON object, not ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`);
+  return value as JsonObject;
 }
 
 /** The error name a thrown value is matched under. */

@@ -7,18 +7,18 @@ import {
   activityCall,
   errorMessageOf,
   errorNameOf,
+  recordableOutput,
   REJECTED_ERROR,
   type Json,
   type JsonObject,
   type RunState,
 } from "../activities/port.js";
 import type { ActivityRegistry } from "../activities/registry.js";
-import { canonicalJson } from "../ledger/canonical.js";
 import { LedgerConflictError, newRunId, type Entry, type NewEntry, type RunStatus, type TransactionalLedger } from "../ledger/port.js";
 import type { RunRequest } from "../run-request.js";
 import type { WorkflowCatalog } from "../workflows/catalog.js";
 import { approvalChecklist, approvalProgress, decisionEffect } from "../workflows/approvals.js";
-import { afterFailure, INVALID_OUTPUT_ERROR, RECORD_FAILED_ERROR, TIMEOUT_ERROR } from "../workflows/policy.js";
+import { afterFailure, RECORD_FAILED_ERROR, TIMEOUT_ERROR } from "../workflows/policy.js";
 import { failureReason, initialState, isFailureStep, nextStepId, runCreatedEntry, stepById } from "../workflows/run-state.js";
 import { activityKinds, runsInContainer, type FailureStep, type StepDefinition, type WorkflowDefinition } from "../workflows/schema.js";
 import { approvalOutput, cancelReason, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
@@ -151,24 +151,6 @@ function missingDefinition(row: { workflow: string; version: number }, catalog: 
   return latest
     ? `it started under ${row.workflow} v${row.version}, which this build does not have (it has v${latest.version}; keep v${row.version} in the catalogue while its runs go on)`
     : `its workflow ${row.workflow} is not in this build`;
-}
-
-/**
- * The output as the ledger records it (RFC 8785 JSON, read back): the step's entry, the state the
- * next step is handed and the stored state are then one value, however the activity built it
- * (Dates, Maps, undefined fields, an object it goes on changing). Output the ledger would refuse
- * (BigInt, NaN, cycles, lone surrogates) fails the step, so the definition's catch reports it.
- */
-function recordable(output: unknown): Outcome {
-  const invalid = (why: string): Outcome => ({ ok: false, error: INVALID_OUTPUT_ERROR, message: `the step's output ${why}` });
-  let value: unknown;
-  try {
-    value = JSON.parse(canonicalJson(output));
-  } catch (err) {
-    return invalid(`is not JSON the ledger can record: ${errorMessageOf(err)}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return invalid(`must be a JSON object, not ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`);
-  return { ok: true, output: value as JsonObject };
 }
 
 /** How soon a result the store could not take is tried again (at most; the poll interval when shorter). */
@@ -538,8 +520,11 @@ export class EmbeddedEngine implements WorkflowEngine {
       if (next) launch.push(next);
     }
     if (poll) this.expireApprovals(now);
+    // New work is looked for when a slot came free (a run ended, parked or waits for a retry) or at a
+    // poll; a run that only moved to its next step freed nothing, and its pass reads no queue.
     // The finished attempts still count in `inflight` until the pass commits; their slots are free.
-    if (this.claimable()) launch.push(...this.claim(now, this.opts.concurrency - (this.inflight.size - done.length) - launch.length));
+    if (this.claimable() && (poll || launch.length < done.length))
+      launch.push(...this.claim(now, this.opts.concurrency - (this.inflight.size - done.length) - launch.length));
     return launch;
   }
 
@@ -590,9 +575,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     // The job keeps the row without its serialised state: the parsed state travels beside it.
     const { state: _serialised, ...lease } = row;
     if (!def || !step) {
-      const t = this.transition(lease, def, undefined, now);
-      t.end("failed", `${def ? `${row.workflow} v${row.version} has no step ${row.step_id}` : missingDefinition(row, this.catalog)}; the run cannot continue`);
-      this.commit(t, false);
+      this.endUnrunnable(lease, def, now);
       return undefined;
     }
     const t = this.transition(lease, def, this.state(row), now);
@@ -651,6 +634,13 @@ export class EmbeddedEngine implements WorkflowEngine {
     }
   }
 
+  /** Ends a run whose definition (or its current step) is not in this build, saying which. */
+  private endUnrunnable(row: LeaseRow, def: WorkflowDefinition | undefined, now: number): void {
+    const t = this.transition(row, def, undefined, now);
+    t.end("failed", `${def ? `${row.workflow} v${row.version} has no step ${row.step_id}` : missingDefinition(row, this.catalog)}; the run cannot continue`);
+    this.commit(t, false);
+  }
+
   /**
    * `fn` for one run, in a savepoint of the pass: a run whose stored state cannot be read (or
    * whose transition throws) fails alone, instead of rolling back the pass and with it every
@@ -698,11 +688,7 @@ export class EmbeddedEngine implements WorkflowEngine {
       this.isolated(row.run_id, now, () => {
         const def = this.catalog.at(row.workflow, row.version);
         const step = def && stepById(def, row.step_id);
-        if (!def || !step) {
-          const t = this.transition(row, def, undefined, now);
-          t.end("failed", `${def ? `${row.workflow} v${row.version} has no step ${row.step_id}` : missingDefinition(row, this.catalog)}; the run cannot continue`);
-          return this.commit(t, false);
-        }
+        if (!def || !step) return this.endUnrunnable(row, def, now);
         const t = this.transition(row, def, this.state(row), now);
         t.failed(step, TIMEOUT_ERROR, `no decision within ${step.timeout_seconds} s`);
         return this.commit(t, false);
@@ -845,7 +831,7 @@ export class EmbeddedEngine implements WorkflowEngine {
     try {
       const activity = this.opts.activities.get(step.activity);
       const output = await Promise.race([activity(activityCall(job.row.run_id, step, job.row.attempt, job.state, signal)), aborted]);
-      return recordable(output ?? {});
+      return { ok: true, output: recordableOutput(output) };
     } catch (err) {
       return { ok: false, error: errorNameOf(err), message: errorMessageOf(err) };
     }

@@ -1,5 +1,5 @@
 // The workflow engine port: start a run from a run request, decide a parked approval, cancel; one adapter per backend.
-import type { NewEntry, RunStatus } from "../ledger/port.js";
+import type { Entry, EntryPayload, NewEntry, RunStatus } from "../ledger/port.js";
 import type { RunRequest, RunRequestSink } from "../run-request.js";
 
 export const DecisionKind = ["approved", "rejected", "changes_requested"] as const;
@@ -24,6 +24,13 @@ export function decisionEntry(step: string, d: Decision): NewEntry<"decision"> {
     type: "decision",
     payload: { decision: d.decision, by: d.by, via: d.via, step, ...(d.item ? { item: d.item } : {}), ...(d.reason ? { reason: d.reason } : {}) },
   };
+}
+
+/** The decision a `decision` entry records: the reverse of decisionEntry. */
+export function decisionOf(entry: Entry): Decision {
+  const p = entry.payload as EntryPayload<"decision">;
+  const reason = typeof p.reason === "string" ? p.reason : undefined;
+  return { decision: p.decision, by: p.by, via: p.via as Decision["via"], ...(p.item ? { item: p.item } : {}), ...(reason ? { reason } : {}) };
 }
 
 /** The approval step's output once its last item is approved: who gave the final approval, and the checklist it completed. */

@@ -15,14 +15,15 @@ import {
   type SFNClient,
 } from "@aws-sdk/client-sfn";
 import { REJECTED_ERROR } from "../activities/port.js";
-import { currentStatus, recorder, RunEndedError } from "../activities/dispatcher.js";
+import { recorder, RunEndedError } from "../activities/dispatcher.js";
+import { currentStatus } from "../ledger/projection.js";
 import { LedgerConflictError, terminalStatuses, type Entry, type Ledger, type NewEntry, type RunRecord, type RunStatus } from "../ledger/port.js";
 import type { RunRequest } from "../run-request.js";
 import { builtinCatalog, WorkflowCatalog } from "../workflows/index.js";
 import { approvalProgress, decisionEffect, type ApprovalProgress } from "../workflows/approvals.js";
 import { initialState, runCreatedEntry } from "../workflows/run-state.js";
 import type { WorkflowDefinition } from "../workflows/schema.js";
-import { approvalOutput, cancelReason, decisionEntry, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
+import { approvalOutput, cancelReason, decisionEntry, decisionOf, rejectionCause, RunNotFoundError, RunStateError, type Decision, type StartResult, type WorkflowEngine } from "./port.js";
 
 /** Where the state machines live: `arn:aws:states:<region>:<account>:stateMachine:<prefix><Name>`. */
 export interface StateMachineNaming {
@@ -186,11 +187,6 @@ export class StepFunctionsEngine implements WorkflowEngine {
   }
 
   /**
-   * The ledger's status, unless the execution has ended without a ledger entry saying so
-   * (States.Runtime, States.DataLimitExceeded, a timeout, a failure report that never ran):
-   * then the missing terminal status is recorded, with the execution's error and cause.
-   */
-  /**
    * The ledger's status, brought up to date with the execution when the ledger has not seen the run
    * end: an execution that ended is recorded as ended, a queued run whose execution runs as running.
    * Asking Step Functions is a courtesy: when it fails (throttling, no states:DescribeExecution
@@ -265,7 +261,5 @@ function laterStepSeen(entries: readonly Entry[], step: string): boolean {
 
 /** The outcome the ledger already holds for the approval, as the decision that settled it. */
 function settledOutcome(progress: ApprovalProgress): { approved: boolean; decision: Decision } | undefined {
-  if (!progress.settled) return undefined;
-  const p = progress.settled.decision.payload as { decision: Decision["decision"]; by: string; via: Decision["via"]; item?: string; reason?: string };
-  return { approved: progress.settled.approved, decision: { decision: p.decision, by: p.by, via: p.via, ...(p.item ? { item: p.item } : {}), ...(p.reason ? { reason: p.reason } : {}) } };
+  return progress.settled && { approved: progress.settled.approved, decision: decisionOf(progress.settled.decision) };
 }

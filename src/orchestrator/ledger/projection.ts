@@ -45,6 +45,11 @@ export function subjectsAfter(run: RunSubjects, e: Entry): string[] {
   return run.subjects.includes(key) ? run.subjects : [...run.subjects, key];
 }
 
+/** A run's status as its entries say: the latest status_changed, or queued before any. */
+export function currentStatus(entries: readonly Entry[]): RunStatus {
+  return (entries.findLast((e) => e.type === "status_changed")?.payload.to as RunStatus | undefined) ?? "queued";
+}
+
 /** The summary after one more entry: status, subjects (a published PR/MR), updated_at and head move. */
 export function advanceSummary(s: RunSummary, e: Entry): RunSummary {
   return { ...s, status: statusAfter(s.status, e), subjects: subjectsAfter(s, e), updated_at: e.at, head: { seq: e.seq, hash: e.hash } };

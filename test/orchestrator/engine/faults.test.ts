@@ -9,7 +9,7 @@ import { sqliteLedger } from "../../../src/orchestrator/ledger/sqlite.js";
 import { WorkflowCatalog } from "../../../src/orchestrator/workflows/index.js";
 import { defineWorkflow } from "../../../src/orchestrator/workflows/schema.js";
 import { openSqlite } from "../../../src/store/sqlite.js";
-import { ledgerTrace, openEngine, request, waitFor, waitForStatus, type TestEngine } from "./harness.js";
+import { checkRun, ledgerTrace, openEngine, request, waitFor, waitForStatus, type TestEngine } from "./harness.js";
 import { ScriptedActivities } from "./scripted.js";
 
 let open: TestEngine[] = [];
@@ -24,17 +24,6 @@ function engineOn(acts: ScriptedActivities, over: Parameters<typeof openEngine>[
   open.push(t);
   return t;
 }
-
-/** verify → report, with a failure report: small enough to follow every entry. */
-const checkRun = (version: number, steps: readonly ("verify" | "publish" | "report")[] = ["verify", "report"]) =>
-  defineWorkflow({
-    name: "CheckRun",
-    run_type: "watcher_investigation",
-    version,
-    description: "test workflow",
-    steps: steps.map((id) => ({ id, activity: id, timeout_seconds: 60 })),
-    on_failure: { id: "report_failure", activity: "report", timeout_seconds: 60 },
-  });
 
 describe("embedded engine: what activities hand back", () => {
   it("a thrown value that does not convert to text fails the step, and the failure report runs", async () => {
@@ -348,13 +337,19 @@ describe("embedded engine: definitions that change", () => {
       on_failure: { id: "report_failure", activity: "report", timeout_seconds: 60 },
     });
 
-  it("a run goes on under the version it started with; new runs take the latest", async () => {
+  /** A run parked at its approval under GatedRun v1, and the engine that ran it stopped: what a build upgrade finds. */
+  async function parkedUnderV1(over: Parameters<typeof openEngine>[1] = {}) {
     const acts = new ScriptedActivities();
-    const first = engineOn(acts, { catalog: new WorkflowCatalog([parks(1, ["report"])]) });
+    const first = engineOn(acts, { ...over, catalog: new WorkflowCatalog([parks(1, ["report"])]) });
     const { runId } = await first.engine.start(request("impl_change"));
     await waitForStatus(first.engine, runId, ["awaiting_human"]);
     await first.engine.stop();
-    const upgraded = engineOn(acts, { catalog: new WorkflowCatalog([parks(1, ["report"]), parks(2, ["publish", "report"])]) }, first.dir);
+    return { acts, dir: first.dir, runId };
+  }
+
+  it("a run goes on under the version it started with; new runs take the latest", async () => {
+    const { acts, dir, runId } = await parkedUnderV1();
+    const upgraded = engineOn(acts, { catalog: new WorkflowCatalog([parks(1, ["report"]), parks(2, ["publish", "report"])]) }, dir);
     await upgraded.engine.decide(runId, { decision: "approved", by: "alice", via: "api" });
     expect(await waitForStatus(upgraded.engine, runId, ["succeeded", "failed"])).toBe("succeeded");
     expect(acts.trace(runId)).toEqual(["await_approvals:ok", "report:ok"]);
@@ -365,12 +360,8 @@ describe("embedded engine: definitions that change", () => {
 
   it("a build without the run's version refuses its decisions and ends it at its deadline, saying why", async () => {
     let clock = Date.now();
-    const acts = new ScriptedActivities();
-    const first = engineOn(acts, { now: () => clock, catalog: new WorkflowCatalog([parks(1, ["report"])]) });
-    const { runId } = await first.engine.start(request("impl_change"));
-    await waitForStatus(first.engine, runId, ["awaiting_human"]);
-    await first.engine.stop();
-    const upgraded = engineOn(acts, { now: () => clock, catalog: new WorkflowCatalog([parks(2, ["publish", "report"])]) }, first.dir);
+    const { acts, dir, runId } = await parkedUnderV1({ now: () => clock });
+    const upgraded = engineOn(acts, { now: () => clock, catalog: new WorkflowCatalog([parks(2, ["publish", "report"])]) }, dir);
     await expect(upgraded.engine.decide(runId, { decision: "approved", by: "alice", via: "api" })).rejects.toThrow(
       /it started under GatedRun v1, which this build does not have \(it has v2; keep v1 in the catalogue while its runs go on\); it cannot take a decision/,
     );
@@ -381,12 +372,8 @@ describe("embedded engine: definitions that change", () => {
   });
 
   it("a run whose workflow left the build can still be cancelled", async () => {
-    const acts = new ScriptedActivities();
-    const first = engineOn(acts, { catalog: new WorkflowCatalog([parks(1, ["report"])]) });
-    const { runId } = await first.engine.start(request("impl_change"));
-    await waitForStatus(first.engine, runId, ["awaiting_human"]);
-    await first.engine.stop();
-    const other = engineOn(acts, { catalog: new WorkflowCatalog([checkRun(1)]) }, first.dir);
+    const { acts, dir, runId } = await parkedUnderV1();
+    const other = engineOn(acts, { catalog: new WorkflowCatalog([checkRun(1)]) }, dir);
     await other.engine.cancel(runId, { by: "carol" });
     expect(await other.engine.status(runId)).toBe("cancelled");
   });

@@ -7,7 +7,7 @@ import { EmbeddedEngine, type EmbeddedEngineOptions } from "../../../src/orchest
 import type { Entry, TransactionalLedger } from "../../../src/orchestrator/ledger/port.js";
 import { sqliteLedger } from "../../../src/orchestrator/ledger/sqlite.js";
 import type { RunRequest, RunType } from "../../../src/orchestrator/run-request.js";
-import { builtinCatalog } from "../../../src/orchestrator/workflows/index.js";
+import { builtinCatalog, defineWorkflow, type WorkflowDefinition } from "../../../src/orchestrator/workflows/index.js";
 import { openSqlite, type DatabaseSync } from "../../../src/store/sqlite.js";
 
 let seq = 0;
@@ -37,6 +37,18 @@ export function request(runType: RunType, scenario = "default", over: Partial<Ru
     jira_issue: null,
     ...over,
   };
+}
+
+/** CheckRun (watcher_investigation): the given steps (verify → report by default) and a failure report, small enough to follow every entry. */
+export function checkRun(version: number, steps: readonly ("verify" | "publish" | "report")[] = ["verify", "report"]): WorkflowDefinition {
+  return defineWorkflow({
+    name: "CheckRun",
+    run_type: "watcher_investigation",
+    version,
+    description: "test workflow",
+    steps: steps.map((id) => ({ id, activity: id, timeout_seconds: 60 })),
+    on_failure: { id: "report_failure", activity: "report", timeout_seconds: 60 },
+  });
 }
 
 export interface TestEngine {

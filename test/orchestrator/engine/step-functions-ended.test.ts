@@ -22,7 +22,7 @@ import { engineRunControl } from "../../../src/orchestrator/run-control-engine.j
 import { WorkflowCatalog, workflows } from "../../../src/orchestrator/workflows/index.js";
 import { defineWorkflow } from "../../../src/orchestrator/workflows/schema.js";
 import { openSqlite, type DatabaseSync } from "../../../src/store/sqlite.js";
-import { request } from "./harness.js";
+import { checkRun, request } from "./harness.js";
 import { ScriptedActivities } from "./scripted.js";
 
 const naming = { region: "eu-west-1", accountId: "123456789012", prefix: "scintilla-" };
@@ -49,7 +49,7 @@ function startedState(): JsonObject {
 const trail = (entries: readonly Entry[]) => entries.map((e) => `${e.type}:${String(e.payload.step ?? e.payload.to ?? "")}`);
 
 async function parkAtApproval(runId: string, dispatch = createDispatcher({ activities: new ScriptedActivities().registry(), ledger })) {
-  await dispatch({ run_id: runId, step: "await_approvals", activity: "await_approvals", retry_count: 0, state: startedState(), task_token: "tok" });
+  await dispatch({ run_id: runId, step: "await_approvals", activity: "await_approvals", state: startedState(), task_token: "tok" });
 }
 
 describe("an ended run stays ended", () => {
@@ -62,7 +62,7 @@ describe("an ended run stays ended", () => {
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
     slow.gate = () => (started(), held);
-    const inflight = createDispatcher({ activities: slow.registry(), ledger })({ run_id: runId, step: "report", activity: "report", retry_count: 0, state: startedState() });
+    const inflight = createDispatcher({ activities: slow.registry(), ledger })({ run_id: runId, step: "report", activity: "report", state: startedState() });
     await running;
     await engine.cancel(runId, { by: "alice", reason: "/orchestrator cancel" });
     release();
@@ -75,7 +75,7 @@ describe("an ended run stays ended", () => {
     const acts = new ScriptedActivities();
     const dispatch = createDispatcher({ activities: acts.registry(), ledger });
     const { runId } = await engine.start(request("watcher_investigation"));
-    const event = { run_id: runId, step: "report", activity: "report", retry_count: 0, state: startedState() };
+    const event = { run_id: runId, step: "report", activity: "report", state: startedState() };
     expect(await dispatch(event)).toEqual({ done: "report" });
     expect(await engine.status(runId)).toBe("succeeded");
     // Lambda or Step Functions delivering the same call again: the recorded result, nothing appended.
@@ -92,24 +92,26 @@ describe("an ended run stays ended", () => {
     const dispatch = createDispatcher({ activities: acts.registry(), ledger });
     const { runId } = await engine.start(request("watcher_investigation"));
     const event = { run_id: runId, step: "report", activity: "report", state: startedState() };
-    await expect(dispatch({ ...event, retry_count: 0 })).rejects.toMatchObject({ name: "Forge.RateLimited" });
-    expect(await dispatch({ ...event, retry_count: 1 })).toEqual({ done: "report" });
+    await expect(dispatch(event)).rejects.toMatchObject({ name: "Forge.RateLimited" });
+    expect(await dispatch(event)).toEqual({ done: "report" });
     expect(await engine.status(runId)).toBe("succeeded");
     // Lambda answered Lambda.ServiceException after attempt 2 had recorded the end: the service retrier calls again.
-    expect(await dispatch({ ...event, retry_count: 2 })).toEqual({ done: "report" });
+    expect(await dispatch(event)).toEqual({ done: "report" });
     expect(acts.trace(runId)).toEqual(["report:Forge.RateLimited", "report:ok"]);
   });
 
+  it("output the ledger cannot record fails the step with Activity.InvalidOutput, as in the embedded engine", async () => {
+    const registry = new ScriptedActivities().registry().register("report", async () => ({ ratio: Number.NaN }));
+    const dispatch = createDispatcher({ activities: registry, ledger });
+    const { runId } = await engine.start(request("watcher_investigation"));
+    await expect(dispatch({ run_id: runId, step: "report", activity: "report", state: startedState() })).rejects.toMatchObject({ name: "Activity.InvalidOutput" });
+    const failed = (await ledger.entries(runId)).find((e) => e.type === "step_failed")!;
+    expect(failed.payload).toMatchObject({ step: "report", attempt: 1, error: "Activity.InvalidOutput" });
+    expect(String(failed.payload.message)).toMatch(/^the step's output is not JSON the ledger can record: /);
+  });
+
   it("the Lambda runs the definition version the execution started with, and names a version it does not have", async () => {
-    const v1 = defineWorkflow({
-      name: "CheckRun",
-      run_type: "watcher_investigation",
-      version: 1,
-      description: "report only",
-      steps: [{ id: "report", activity: "report", timeout_seconds: 60 }],
-      on_failure: { id: "report_failure", activity: "report", timeout_seconds: 60 },
-    });
-    const v2 = defineWorkflow({ ...v1, version: 2, steps: [{ id: "publish", activity: "publish", timeout_seconds: 60 }, ...v1.steps] });
+    const [v1, v2] = [checkRun(1, ["report"]), checkRun(2, ["publish", "report"])];
     const started = new StepFunctionsEngine({ sfn: new SFNClient({ region: "eu-west-1" }), ledger, naming, policyVersion: "p", catalog: new WorkflowCatalog([v1]) });
     const { runId } = await started.start(request("watcher_investigation"));
     const both = createDispatcher({ activities: new ScriptedActivities().registry(), ledger, catalog: new WorkflowCatalog([v1, v2]) });
@@ -125,15 +127,15 @@ describe("an ended run stays ended", () => {
 
   it("retries of Lambda service errors do not use up the step's own retries: the failure report gets all its attempts", async () => {
     // report_failure retries Forge.RateLimited up to 5 attempts; its first call was throttled (the Lambda never ran),
-    // so Step Functions' RetryCount runs one ahead of the attempts the activity made.
+    // so Step Functions' RetryCount runs one ahead of the attempts the activity made. The dispatcher counts from the ledger.
     const acts = new ScriptedActivities({ default: { report_failure: [{ fail: "Forge.RateLimited" }, { fail: "Forge.RateLimited" }, { fail: "Forge.RateLimited" }, { fail: "Forge.RateLimited" }, "ok"] } });
     const dispatch = createDispatcher({ activities: acts.registry(), ledger });
     const { runId } = await engine.start(request("watcher_investigation"));
     const state = { ...startedState(), error: { Error: "States.TaskFailed", Cause: "plan failed" } };
-    for (let retryCount = 1; retryCount <= 4; retryCount++)
-      await expect(dispatch({ run_id: runId, step: "report_failure", activity: "report", retry_count: retryCount, state })).rejects.toMatchObject({ name: "Forge.RateLimited" });
+    for (let call = 1; call <= 4; call++)
+      await expect(dispatch({ run_id: runId, step: "report_failure", activity: "report", state })).rejects.toMatchObject({ name: "Forge.RateLimited" });
     expect(await engine.status(runId)).toBe("running");
-    expect(await dispatch({ run_id: runId, step: "report_failure", activity: "report", retry_count: 5, state })).toEqual({ done: "report_failure" });
+    expect(await dispatch({ run_id: runId, step: "report_failure", activity: "report", state })).toEqual({ done: "report_failure" });
     expect(acts.calls.filter((c) => c.stepId === "report_failure").map((c) => c.attempt)).toEqual([1, 2, 3, 4, 5]);
     expect(await engine.status(runId)).toBe("failed");
   });
@@ -144,7 +146,7 @@ describe("an ended run stays ended", () => {
     await parkAtApproval(runId, dispatch);
     // Step Functions moves on at once: the report Lambda finishes before SendTaskSuccess's response is handled.
     sfnMock.on(SendTaskSuccessCommand).callsFake(async () => {
-      await dispatch({ run_id: runId, step: "report", activity: "report", retry_count: 0, state: startedState() });
+      await dispatch({ run_id: runId, step: "report", activity: "report", state: startedState() });
       return {};
     });
     await engine.decide(runId, { decision: "approved", by: "alice", via: "review" });
@@ -170,7 +172,7 @@ describe("an ended run stays ended", () => {
     const eng = new StepFunctionsEngine({ sfn: new SFNClient({ region: "eu-west-1" }), ledger, naming, policyVersion: "p", catalog });
     const dispatch = createDispatcher({ activities: new ScriptedActivities().registry(), ledger, catalog });
     const { runId } = await eng.start(request("impl_change"));
-    const call = (step: string, token: string) => ({ run_id: runId, step, activity: "await_approvals", retry_count: 0, state: startedState(), task_token: token });
+    const call = (step: string, token: string) => ({ run_id: runId, step, activity: "await_approvals", state: startedState(), task_token: token });
     await dispatch(call("approve_change", "tok-1"));
     sfnMock.on(SendTaskSuccessCommand).callsFake(async () => (await dispatch(call("approve_release", "tok-2")), {}));
     await eng.decide(runId, { decision: "approved", by: "alice", via: "review" });

@@ -56,7 +56,7 @@ afterEach(() => db.close());
 async function parkAtApproval(runId: string) {
   const dispatch = createDispatcher({ activities: new ScriptedActivities().registry(), ledger });
   const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as Record<string, unknown>;
-  await dispatch({ run_id: runId, step: "await_approvals", activity: "await_approvals", retry_count: 0, state, task_token: "AQCEAAAAKgAAAAMAAAAA-token" });
+  await dispatch({ run_id: runId, step: "await_approvals", activity: "await_approvals", state, task_token: "AQCEAAAAKgAAAAMAAAAA-token" });
 }
 
 describe("StepFunctionsEngine", () => {
@@ -272,7 +272,7 @@ describe("activity Lambda", () => {
     const invoke = lambdaHandler(async () => createDispatcher({ activities: acts.registry(), ledger, catalog: builtinCatalog() }));
     const { runId } = await engine.start(request("impl_change", "gate"));
     const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as Record<string, unknown>;
-    const event = { run_id: runId, step: "publish", activity: "publish", retry_count: 0, state };
+    const event = { run_id: runId, step: "publish", activity: "publish", state };
     expect(await invoke(event, { getRemainingTimeInMillis: () => 60_000 })).toEqual({ done: "publish" });
     // Lambda delivering the same event twice records the step once.
     await invoke(event);
@@ -296,7 +296,7 @@ describe("activity Lambda", () => {
     const checklistOf = async (scenario: string) => {
       const { runId } = await engine.start(request("impl_change", scenario));
       const state = JSON.parse(sfnMock.commandCalls(StartExecutionCommand).at(-1)!.args[0].input.input!) as Record<string, unknown>;
-      await dispatch({ run_id: runId, step: "await_approvals", activity: "await_approvals", retry_count: 0, state, task_token: `token-${scenario}` });
+      await dispatch({ run_id: runId, step: "await_approvals", activity: "await_approvals", state, task_token: `token-${scenario}` });
       const asked = (await ledger.entries(runId)).find((e) => e.type === "approval_requested")!;
       expect(asked.payload.task_token).toBe(`token-${scenario}`);
       return asked.payload.checklist;
