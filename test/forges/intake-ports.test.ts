@@ -1,12 +1,12 @@
 import nock from "nock";
 import { Probot, ProbotOctokit } from "probot";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { EventRepo } from "../../src/events/schema.js";
 import { githubIntakePorts } from "../../src/forges/github.js";
 import { accessLevelPermission, gitlabIntakePorts } from "../../src/forges/gitlab.js";
 import { loadRepoConfig } from "../../src/orchestrator/repo-config/loader.js";
 import { jiraCommentPoster } from "../../src/trackers/jira.js";
-import { appPrivateKey } from "../helpers/github.js";
+import { appPrivateKey, quietOctokit } from "../helpers/github.js";
 
 const GH = "https://api.github.com";
 const GL = "https://gitlab.example.com";
@@ -17,12 +17,13 @@ const testProbot = () =>
     appId: 1,
     privateKey: appPrivateKey(),
     secret: "s",
-    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+    Octokit: ProbotOctokit.defaults(quietOctokit),
     logLevel: "fatal",
   });
 
 beforeAll(() => nock.disableNetConnect());
 afterEach(() => {
+  vi.useRealTimers();
   expect(nock.pendingMocks()).toEqual([]);
   nock.cleanAll();
 });
@@ -127,8 +128,9 @@ describe("GitHub intake ports (Probot Octokit)", () => {
       nock(GH).get("/repos/acme/moved/collaborators/m/permission").matchHeader("authorization", "token ghs_21").reply(200, { permission: "write", role_name: "write" });
       expect(await ports.permission(named, "m", null)).toBe("write");
       // Uninstalled and installed again: the kept id's token is revoked. The App's auth retries a
-      // 401 on a token younger than 5 s (GitHub's replication delay), so this one is made older.
-      await new Promise((resolve) => setTimeout(resolve, 5_100));
+      // 401 on a token younger than 5 s (GitHub's replication delay), so the clock is moved past that.
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(Date.now() + 5_100);
       nock(GH).get("/repos/acme/moved/collaborators/m/permission").matchHeader("authorization", "token ghs_21").reply(401, { message: "Bad credentials" });
       nock(GH).get("/repos/acme/moved/collaborators/m/permission").matchHeader("authorization", "token ghs_22").reply(200, { permission: "admin", role_name: "admin" });
       expect(await ports.permission(named, "m", null)).toBe("admin");

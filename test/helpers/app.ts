@@ -6,6 +6,7 @@ import { pino } from "pino";
 import { loadConfig, type Config, type Env } from "../../src/config.js";
 import { GuardedOctokit } from "../../src/handlers/github-app.js";
 import { createApp, type App, type AppOverrides } from "../../src/main.js";
+import { quietOctokit } from "./github.js";
 
 export interface RunningApp {
   readonly app: App;
@@ -21,12 +22,7 @@ export interface RunningApp {
  * GitHub calls go out without Probot's retries and write throttling (one comment every few
  * seconds), as Probot recommends for tests; the merge guard stays.
  */
-const testOctokit = GuardedOctokit.defaults((options: Record<string, unknown>) => ({
-  ...options,
-  // A function, not an object: Probot passes its own throttle options, which would replace ours.
-  retry: { enabled: false },
-  throttle: { ...(options["throttle"] as object | undefined), enabled: false },
-}));
+const testOctokit = GuardedOctokit.defaults(quietOctokit);
 
 export async function startApp(env: Env = {}, logs?: NodeJS.WritableStream, overrides: AppOverrides = {}): Promise<RunningApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "orchestrator-test-"));

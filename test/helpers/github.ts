@@ -13,6 +13,17 @@ const require = createRequire(import.meta.url);
 const definitions = require("@octokit/webhooks-examples") as WebhookDefinition[];
 
 /** The first example payload GitHub's docs give for an event, as the exact bytes to send. */
+/**
+ * Octokit options for tests: no retries and no write throttling (Probot's one comment every few
+ * seconds), as Probot recommends. A function, not an object: Probot passes its own throttle
+ * options, which would replace ours.
+ */
+export const quietOctokit = (options: Record<string, unknown>) => ({
+  ...options,
+  retry: { enabled: false },
+  throttle: { ...(options["throttle"] as object | undefined), enabled: false },
+});
+
 export function examplePayload(event: string): string {
   const def = definitions.find((d) => d.name === event);
   if (!def || def.examples.length === 0) throw new Error(`@octokit/webhooks-examples has no example for ${event}`);
