@@ -60,9 +60,14 @@ function mrSubject(mr: z.output<typeof MergeRequest>, labels?: string[]) {
     head_sha: mr.last_commit?.id ?? null,
     head_ref: mr.source_branch,
     base_ref: mr.target_branch,
-    is_fork: mr.source_project_id != null && mr.target_project_id != null ? mr.source_project_id !== mr.target_project_id : null,
+    is_fork: mrIsFork(mr),
     labels: labels ?? mr.labels,
   });
+}
+
+/** Whether an MR comes from another project (a fork); null when either project id is missing, as nobody can tell. */
+export function mrIsFork(mr: { readonly source_project_id?: number | string | null; readonly target_project_id?: number | string | null }): boolean | null {
+  return mr.source_project_id != null && mr.target_project_id != null ? String(mr.source_project_id) !== String(mr.target_project_id) : null;
 }
 
 /** The first label in `current` that was not in `previous`: what an "update" that only labelled added. */
@@ -245,7 +250,7 @@ const pipelineHook = rule(
             head_sha: a.sha,
             head_ref: mr.source_branch,
             base_ref: mr.target_branch,
-            is_fork: mr.source_project_id != null && mr.target_project_id != null ? mr.source_project_id !== mr.target_project_id : null,
+            is_fork: mrIsFork(mr),
           })
         : subject({ type: "commit", head_sha: a.sha, head_ref: a.ref }),
       ci: {

@@ -1,6 +1,7 @@
 // GitLab adapter for the intake ports, over the REST API v4 with a bot's access token.
 import type { EventRepo, Permission } from "../events/schema.js";
 import type { ForgeIntakePorts } from "../orchestrator/forge-ports.js";
+import { mrIsFork } from "../events/gitlab.js";
 import { refuseMergeCall } from "./merge-guard.js";
 
 export interface GitlabApiOptions {
@@ -99,9 +100,8 @@ export function gitlabIntakePorts(opts: GitlabApiOptions): ForgeIntakePorts {
       type Mr = { source_project_id?: number; target_project_id?: number; sha?: string | null; source_branch?: string; target_branch?: string };
       const mr = await notFoundAs(api("GET", `/projects/${project(repo)}/merge_requests/${iid}`).then((r) => r.json() as Promise<Mr>), null);
       if (!mr) return null;
-      // Without both project ids nobody can tell: counted as a fork's.
-      const known = typeof mr.source_project_id === "number" && typeof mr.target_project_id === "number";
-      return { is_fork: !known || mr.source_project_id !== mr.target_project_id, head_sha: mr.sha ?? null, head_ref: mr.source_branch ?? null, base_ref: mr.target_branch ?? null };
+      // Without both project ids nobody can tell (null): the fork rule treats that as a fork's, and says so.
+      return { is_fork: mrIsFork(mr), head_sha: mr.sha ?? null, head_ref: mr.source_branch ?? null, base_ref: mr.target_branch ?? null };
     },
 
     async postComment(repo, subject, body) {

@@ -11,8 +11,8 @@ export function gitlabWebhooks(config: Config["gitlab"]): WebhookVendor {
     source: "gitlab",
     path: "/api/gitlab/webhooks",
     authenticate(request) {
-      const token = request.headers["x-gitlab-token"];
-      if (typeof token !== "string" || token.length === 0) {
+      const token = optionalHeader(request, "X-Gitlab-Token");
+      if (!token) {
         throw new HttpError(401, "missing_token", "Missing X-Gitlab-Token header; set the webhook's secret token in GitLab.");
       }
       if (!matchesAnySecret(token, tokens)) {

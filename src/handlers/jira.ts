@@ -13,8 +13,8 @@ export function jiraWebhooks(config: Config["jira"]): WebhookVendor {
     source: "jira",
     path: "/api/jira/webhooks",
     authenticate(request, rawBody) {
-      const signature = request.headers["x-hub-signature"];
-      if (typeof signature === "string" && signature.length > 0) {
+      const signature = optionalHeader(request, "X-Hub-Signature");
+      if (signature) {
         if (signed(rawBody, signature)) return;
         throw new HttpError(401, "bad_signature", "X-Hub-Signature does not match; the Jira webhook's secret must equal JIRA_WEBHOOK_SECRET.");
       }

@@ -19,7 +19,8 @@ export interface ChangedFilesReader {
 
 /** Where a PR/MR comes from, read from the forge when the event does not say (a comment on a GitHub PR). */
 export interface PullRequestHead {
-  readonly is_fork: boolean;
+  /** Null when the forge's answer does not say (the fork rule treats it as a fork's). */
+  readonly is_fork: boolean | null;
   readonly head_sha: string | null;
   readonly head_ref: string | null;
   readonly base_ref: string | null;

@@ -231,8 +231,8 @@ describe("GitLab intake ports (REST v4)", () => {
     expect(await ports.pullRequestHead(repo, 1)).toEqual({ is_fork: false, head_sha: "c".repeat(40), head_ref: "fix", base_ref: "main" });
     expect(await ports.pullRequestHead(repo, 2)).toMatchObject({ is_fork: true });
     expect(await ports.pullRequestHead(repo, 3)).toBeNull();
-    // No project ids, no telling: counted as a fork's.
-    expect(await ports.pullRequestHead(repo, 4)).toMatchObject({ is_fork: true });
+    // No project ids, no telling: unknown, which the fork rule counts as a fork's (and says it could not tell).
+    expect(await ports.pullRequestHead(repo, 4)).toMatchObject({ is_fork: null });
   });
 
   it("reads the config file from the default branch with the bot's token", async () => {

@@ -88,7 +88,6 @@ export function eventProcessor(deps: ProcessorDeps): EventProcessor {
     }
 
     const known = await withPullRequestOrigin(deps, repo, config, event, commands);
-    if (typeof known === "string") return `ignored: ${known}`;
     const changedFiles = needsChangedFiles(known, config) ? await forge.changedFiles(repo, known.subject.number!) : null;
     const decisions = decide({ event: known, repo, config, jiraTransitions: deps.settings.jiraTransitions, commands, changedFiles });
     const outcomes: string[] = [];
@@ -99,20 +98,20 @@ export function eventProcessor(deps: ProcessorDeps): EventProcessor {
 
 /**
  * The event with its PR/MR's head and fork origin read from the forge when deciding needs them
- * (needsPullRequestHead), or why there is no such PR. For a command, the PR is read only for
+ * (needsPullRequestHead); unknown when the forge does not show the PR/MR. For a command, the PR is read only for
  * someone who may start runs, so a visitor's command costs no API call for it; the permission
  * found is kept on the event for the decisions.
  */
-async function withPullRequestOrigin(deps: ProcessorDeps, repo: EventRepo, config: RepoConfig, event: Event, commands: readonly CommandLine[]): Promise<Event | string> {
+async function withPullRequestOrigin(deps: ProcessorDeps, repo: EventRepo, config: RepoConfig, event: Event, commands: readonly CommandLine[]): Promise<Event> {
   if (!needsPullRequestHead(event, config, commands)) return event;
   let known = event;
   if (event.kind === "comment_created") {
     known = { ...event, actor: { ...event.actor, permission: await permissionOf(deps, event, repo, config) } };
     if (!writeLevels.has(known.actor.permission!)) return known;
   }
+  // A PR/MR the forge does not show the orchestrator has an unknown origin: the fork rule replies saying so.
   const head = await deps.forges[repo.forge].pullRequestHead(repo, known.subject.number!);
-  if (!head) return `${repo.full_path} has no PR/MR ${known.subject.number} (or the orchestrator cannot see it)`;
-  return { ...known, subject: { ...known.subject, ...head } };
+  return { ...known, subject: { ...known.subject, ...(head ?? { is_fork: null }) } };
 }
 
 async function act(deps: ProcessorDeps, event: Event, repo: EventRepo, config: RepoConfig, d: Decision): Promise<string> {

@@ -166,31 +166,24 @@ function commandDecisions(input: TriggerInput): Decision[] {
   return input.commands.map((c, i): Decision => {
     if (c.type === "reply") return { type: "reply", reason: c.reason, body: c.body };
     const cmd = c.command;
+    // Commands that run the PR's code (a retry runs it again) follow the fork rule of a new run.
+    if (forkGatedCommands.has(cmd.name) && forkBarred(input)) return forkReply(input.event.subject);
     const keyParts = ["command", cmd.name, commentId, String(i)];
     switch (cmd.name) {
       case "plan":
       case "build":
-      case "verify": {
-        const d = run(input, config.commands.default_run_type, `command:${cmd.name}`, keyParts, cmd.name);
-        return forkCommand(input, d);
-      }
+      case "verify":
+        return { ...run(input, config.commands.default_run_type, `command:${cmd.name}`, keyParts, cmd.name), access: "write" };
       case "run":
-        return forkCommand(input, run(input, cmd.runType, `command:run ${cmd.runType}`, keyParts, null));
+        return { ...run(input, cmd.runType, `command:run ${cmd.runType}`, keyParts, null), access: "write" };
       case "status":
         return { type: "status" };
       case "help":
         return { type: "ignored", reason: "help is answered by the command reader" };
-      case "retry":
-        // A retry runs the PR's code again: the same fork rule as a new run.
-        return forkBarred(input) ? forkReply(input.event.subject) : { type: "control", command: cmd };
       default:
         return { type: "control", command: cmd };
     }
   });
-}
-
-function forkCommand(input: TriggerInput, d: Extract<Decision, { type: "run" }>): Decision {
-  return forkBarred(input) ? forkReply(input.event.subject) : { ...d, access: "write" };
 }
 
 function forkReply(s: Event["subject"]): Decision {

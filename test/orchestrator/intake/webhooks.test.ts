@@ -239,6 +239,13 @@ describe("webhook ingestion, end to end", () => {
       await repliesWithoutRun("/orchestrator build", "Codertocat", 5005, "gh-fork", ["comes from a fork", "forks.allow_runs"]);
     });
 
+    it("says so when GitHub does not show the orchestrator the PR a maintainer's command is on", async () => {
+      noConfig();
+      nock(API).get("/repos/Codertocat/Hello-World/pulls/1").reply(404, { message: "Not Found" });
+      permission("Codertocat", "admin");
+      await repliesWithoutRun("/orchestrator build", "Codertocat", 5006, "gh-unseen", ["could not tell whether this PR/MR comes from a fork", "forks.allow_runs"]);
+    });
+
     // Probot caches the installation token after the first test asks for it.
     it("tells a read-only user who can start runs", async () => {
       noConfig();
