@@ -10,19 +10,17 @@ import type { EventSource } from "../../events/schema.js";
 interface Dialect {
   /**
    * CommonMark: HTML blocks and comments, code spans over lines, and lazy continuation (a line right
-   * after a quoted paragraph, with no `>`, is still in the quote).
+   * after a quoted paragraph, with no `>`, is still in the quote). Without it, Jira wiki markup.
    */
   readonly markdown: boolean;
   /** GitLab's `>>>` multi-line quotes. */
   readonly multiLineQuotes: boolean;
-  /** Jira's `{code}`, `{noformat}`, `{quote}` and `bq.`. */
-  readonly wikiBlocks: boolean;
 }
 
 const dialects: Record<EventSource, Dialect> = {
-  github: { markdown: true, multiLineQuotes: false, wikiBlocks: false },
-  gitlab: { markdown: true, multiLineQuotes: true, wikiBlocks: false },
-  jira: { markdown: false, multiLineQuotes: false, wikiBlocks: true },
+  github: { markdown: true, multiLineQuotes: false },
+  gitlab: { markdown: true, multiLineQuotes: true },
+  jira: { markdown: false, multiLineQuotes: false },
 };
 
 // Structure is read on the raw characters, as the renderers do: a no-break or zero-width space
@@ -118,7 +116,8 @@ export function plainLines(text: string, source: EventSource): string[] {
     const quotedParagraphOpen: boolean = lazyQuote;
     lazyQuote = false;
     if (blank) inParagraph = false;
-    if (d.wikiBlocks) {
+    // Jira's wiki blocks: `{code}`, `{noformat}`, `{quote}` and `bq.`.
+    if (!d.markdown) {
       const opened = openWikiBlocks(line);
       if (opened.block) wiki = opened.block;
       if (opened.rest === null) continue;

@@ -65,8 +65,8 @@ export class DeliveryQueue {
   private readonly retryStmt;
   private readonly failStmt;
   private readonly dueStmt;
-  /** The WAL file to fsync after each commit, when the store runs with synchronous=FULL on a file. */
-  private readonly walFile: string | undefined;
+  /** Whether commits are followed by an fsync of the WAL: the store runs with synchronous=FULL on a file. */
+  private readonly fsyncs: boolean;
   /** Opened with the queue, so the handle outlives the file: closing the database deletes the WAL while a commit's fsync may still be on its way. */
   private walFd: number | undefined;
   /** The fdatasync in progress, if any. */
@@ -106,9 +106,9 @@ export class DeliveryQueue {
     const synchronous = (db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
     const journal = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
     // 2 = FULL, 3 = EXTRA; NORMAL (1) promises only crash safety, so it needs no fsync of ours either.
-    this.walFile = file && journal === "wal" && synchronous >= 2 ? `${file}-wal` : undefined;
+    this.fsyncs = Boolean(file) && journal === "wal" && synchronous >= 2;
     // The WAL exists from the table creation above on, for as long as the connection is open.
-    if (this.walFile) this.walFd = openSync(this.walFile, "r");
+    if (this.fsyncs) this.walFd = openSync(`${file}-wal`, "r");
     // The connection's checkpointer (shared by every adapter's commits); the intake closes first
     // at shutdown, and closing it hands checkpoints back to SQLite for the rest.
     this.checkpointer = walCheckpointer(db);
@@ -212,7 +212,7 @@ export class DeliveryQueue {
       batch.forEach((w, i) => w.resolve(results[i]));
       if (batch.some((w, i) => w.queues && results[i] === "queued")) for (const l of this.listeners) l();
     };
-    if (!this.walFile) return done();
+    if (!this.fsyncs) return done();
     // The next batch's commit and fsync start before this one is answered, so the disk works while we answer.
     const next = () => {
       this.syncing = undefined;
@@ -236,7 +236,7 @@ export class DeliveryQueue {
    * only then are the writers answered. That is the durability of synchronous=FULL.
    */
   private commit<T>(fn: () => T): T {
-    if (!this.walFile) return inTransaction(this.db, fn);
+    if (!this.fsyncs) return inTransaction(this.db, fn);
     this.db.exec("PRAGMA synchronous = NORMAL");
     try {
       return inTransaction(this.db, fn);
