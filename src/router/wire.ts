@@ -2,14 +2,13 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Config } from "../config.js";
 import type { HttpEdge, ReadinessCheck } from "../handlers/server.js";
 import type { Logger } from "../log.js";
 import type { Ledger, TransactionalLedger } from "../orchestrator/ledger/port.js";
 import type { DatabaseSync } from "../store/sqlite.js";
 import { routerPolicy } from "./assemble.js";
-import { DynamoBudgetStore } from "./budgets/dynamodb.js";
+import { DynamoBudgetStore, type DynamoBudgetOptions } from "./budgets/dynamodb.js";
 import type { BudgetStore } from "./budgets/port.js";
 import { SqliteBudgetStore } from "./budgets/sqlite.js";
 import { modelGateway } from "./gateway.js";
@@ -44,7 +43,7 @@ export interface ModelRouterOptions {
    * under `BUDGET#<run>`, so every server and task sharing that table shares one budget per run.
    * Unset, they live in `db`. Its client belongs to the audit stores, which close it.
    */
-  readonly dynamoTable: { readonly client: DynamoDBClient; readonly table: string } | undefined;
+  readonly dynamoTable: DynamoBudgetOptions | undefined;
   readonly dataDir: string;
   readonly db: DatabaseSync;
   /** Where every call attempt becomes a `model_call` entry. */

@@ -23,7 +23,7 @@ parentPort!.on("message", (m: "pass" | "close") => {
     return;
   }
   try {
-    const r = pass.get() as { busy: number; log: number; checkpointed: number };
+    const r = pass.get() as { log: number; checkpointed: number };
     parentPort!.postMessage({ log: r.log, checkpointed: r.checkpointed } satisfies PassResult);
   } catch (err) {
     parentPort!.postMessage({ error: err instanceof Error ? err.message : String(err) });

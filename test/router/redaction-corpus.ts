@@ -137,6 +137,8 @@ export const lookAlikes: readonly string[] = [
   `api_key: <YOUR_API_KEY>`,
   `token: \${GITHUB_TOKEN}`,
   `password: changeme`,
+  `  password: List<String>;\n  secretKey: Promise<void>;\n  tokenHandler: Map<String,`,
+  `private accessToken: Array<Uint8Array>[];`,
   `AWS_SECRET_ACCESS_KEY=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`,
   `export OPENAI_API_KEY=$OPENAI_API_KEY`,
   `GITHUB_TOKEN=${p("gh", "p_")}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`,

@@ -85,7 +85,6 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
     moveHead: db.prepare("UPDATE ledger_runs SET updated_at = ?, head_seq = ?, head_hash = ? WHERE run_id = ?"),
     // Subjects change only with an entry, so in the same UPDATE as the head (which must move forward).
     moveHeadWithSubjects: db.prepare("UPDATE ledger_runs SET status = ?, subjects = ?, updated_at = ?, head_seq = ?, head_hash = ? WHERE run_id = ?"),
-    subjectsOf: db.prepare("SELECT run_id, repo_scope, subjects FROM ledger_runs WHERE run_id = ?"),
     insertSubject: db.prepare("INSERT OR IGNORE INTO ledger_run_subjects (subject, run_id) VALUES (?, ?)"),
     entries: db.prepare("SELECT id, run_id, seq, type, hash, body FROM ledger_entries WHERE run_id = ? AND seq >= ? ORDER BY seq"),
     heads: db.prepare("SELECT run_id, head_seq, head_hash FROM ledger_runs ORDER BY run_id"),
@@ -130,7 +129,7 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
       } else {
         status = statusAfter(status, entry);
         if (entry.type === "published") {
-          about ??= readSubjects(req.runId);
+          about ??= toSummary(q.head.get(req.runId) as HeadRow);
           const subjects = subjectsAfter(about, entry);
           if (subjects !== about.subjects) {
             addedSubjects.push(subjects[subjects.length - 1]!);
@@ -162,11 +161,6 @@ export function sqliteLedger(opts: SqliteLedgerOptions): TransactionalLedger {
     }
     for (const subject of addedSubjects) q.insertSubject.run(subject, req.runId);
     return { runId: req.runId, entries: written, head: { seq: last.seq, hash: last.hash } };
-  }
-
-  function readSubjects(runId: string): RunSubjects {
-    const r = q.subjectsOf.get(runId) as { run_id: string; repo_scope: string; subjects: string };
-    return { run_id: r.run_id, repo_scope: r.repo_scope, subjects: JSON.parse(r.subjects) as string[] };
   }
 
   const appendInTransaction = (requests: readonly AppendRequest[]) => inTransaction(db, () => requests.map(appendOne));

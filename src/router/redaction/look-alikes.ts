@@ -20,14 +20,17 @@ export function isPlaceholderValue(value: string): boolean {
   return v.length === 0 || reference.test(v) || placeholderWord.test(v) || strictPlaceholder.test(v);
 }
 
+/**
+ * A whole value that is a generic type or a markup tag: `List<String>`, `Promise<void>[]`,
+ * `z.infer<typeof` (cut at a space), `Map<String,`, `<br/>`: the whole value, not a run inside it.
+ */
 const genericOrMarkup =
-  /[A-Za-z_$][\w$.]*<(?:typeof|keyof|readonly|infer|string|number|boolean|any|unknown|void|[A-Z][a-z]+(?:[A-Z][a-z]+)*)(?=[\s>,[|]|$)|<\/?[A-Za-z][\w-]*\/?>/;
+  /^(?:[A-Za-z_$][\w$.]*<(?:typeof|keyof|readonly|infer|string|number|boolean|any|unknown|void|[A-Z][a-z]+(?:[A-Z][a-z]+)*)(?:>+(?:\[\])*[;,)]?|[,|])?|<\/?[A-Za-z][\w-]*\s*\/?>)$/;
 
 /** `getToken()`, `process.env.API_KEY`, `config.password`, `String`, `os.environ["X"]`: code, not a literal value. */
-export function looksLikeCode(value: string): boolean {
+function looksLikeCode(value: string): boolean {
   if (/[()[\]{}]/.test(value) && !/^[A-Za-z0-9+/=_-]+$/.test(value)) return true;
-  // Generics and markup (`z.infer<typeof`, `List<String>`, `Promise<void>`, `<br/>`), also cut at a
-  // space; any other < or > is just a character, and passwords have those.
+  // Generics and markup; any other < or > is just a character, and passwords have those.
   if (genericOrMarkup.test(value)) return true;
   if (/^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)+$/.test(value)) return !/\d/.test(value) || /^(?:process|os|env|self|this|config|settings|args|opts|options|req|request|ctx|secrets|vars)\./.test(value);
   if (/^[A-Za-z_$][\w$]*$/.test(value) && !/\d/.test(value)) return entropy(value) < 3.2 || /^[a-z]+(?:[A-Z][a-z]+)+$/.test(value) || /^[A-Z_]+$/.test(value);
@@ -53,7 +56,7 @@ const filePath =
   /^(?:(?:~|\.{1,2})\/(?:[\w.-]+\/)+[\w.-]+|(?:~|\.{1,2})\/[\w-]*\.[A-Za-z0-9]{1,5}|\/?(?:[\w.-]+\/)+[\w.-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|txt|env|asc|gpg|pub))$/;
 
 /** Shannon entropy in bits per character. */
-export function entropy(s: string): number {
+function entropy(s: string): number {
   const freq = new Map<string, number>();
   for (const c of s) freq.set(c, (freq.get(c) ?? 0) + 1);
   let h = 0;
