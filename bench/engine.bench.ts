@@ -1,7 +1,7 @@
 // Workflow engine: durable per-step overhead vs the raw step-transition floor and vs aws-local-stepfunctions; 10,000 parked runs.
 import { execFileSync } from "node:child_process";
 import { hash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -54,8 +54,16 @@ function runRequest(bytes: number, repo = "acme/api", runType: RunRequest["run_t
 // -------------------------------------------------------------------------------------------
 // The floor: one step transition = update the run row + append one hashed entry, one commit.
 // -------------------------------------------------------------------------------------------
-function floorMicros(sync: Sync, n: number, stateBytes: number): number {
-  const db = openSqlite(path.join(tempDir(), "floor.db"), { synchronous: sync });
+/** A store and the commit of its i-th step transition. */
+interface StepStore {
+  readonly db: DatabaseSync;
+  readonly file: string;
+  step(i: number): void;
+}
+
+function floorStore(sync: Sync, stateBytes: number): StepStore {
+  const file = path.join(tempDir(), "floor.db");
+  const db = openSqlite(file, { synchronous: sync });
   db.exec(`CREATE TABLE runs (run_id TEXT PRIMARY KEY, step INTEGER, state TEXT);
            CREATE TABLE entries (id INTEGER PRIMARY KEY, run_id TEXT, seq INTEGER, hash TEXT, body BLOB, UNIQUE (run_id, seq));`);
   const state = JSON.stringify({ pad: "x".repeat(stateBytes) });
@@ -63,18 +71,18 @@ function floorMicros(sync: Sync, n: number, stateBytes: number): number {
   const update = db.prepare("UPDATE runs SET step = ?, state = ? WHERE run_id = 'r'");
   const insert = db.prepare("INSERT INTO entries (run_id, seq, hash, body) VALUES ('r', ?, ?, ?)");
   let prev = "0".repeat(64);
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    db.exec("BEGIN IMMEDIATE");
-    update.run(i, state);
-    const bytes = Buffer.from(canonicalize({ at: new Date().toISOString(), payload: { step: `step_${i}`, attempt: 1 }, prev_hash: prev, run_id: "r", seq: i, type: "step_finished" })!);
-    prev = hash("sha256", bytes);
-    insert.run(i, prev, bytes);
-    db.exec("COMMIT");
-  }
-  const us = ((performance.now() - t0) * 1000) / n;
-  db.close();
-  return us;
+  return {
+    db,
+    file,
+    step(i) {
+      db.exec("BEGIN IMMEDIATE");
+      update.run(i, state);
+      const bytes = Buffer.from(canonicalize({ at: new Date().toISOString(), payload: { step: `step_${i}`, attempt: 1 }, prev_hash: prev, run_id: "r", seq: i, type: "step_finished" })!);
+      prev = hash("sha256", bytes);
+      insert.run(i, prev, bytes);
+      db.exec("COMMIT");
+    },
+  };
 }
 
 /**
@@ -83,7 +91,7 @@ function floorMicros(sync: Sync, n: number, stateBytes: number): number {
  * entries (step_finished + the next step_started) and the run row, one commit. The difference
  * to the floor is the storage layout's; the difference to the engine, the engine's code.
  */
-async function storageMicros(sync: Sync, n: number): Promise<number> {
+async function storageStore(sync: Sync): Promise<StepStore> {
   const h = harness(sync, stepsDefinition(2), 1);
   const { runId } = await h.engine.start(runRequest(900));
   // Fenced like the engine's own write: on the lease token and phase of the row in hand.
@@ -92,22 +100,42 @@ async function storageMicros(sync: Sync, n: number): Promise<number> {
   );
   const steps: Record<string, { output: Record<string, never> }> = {};
   let seq = (await h.ledger.entries(runId)).length;
+  return {
+    db: h.db,
+    file: h.file,
+    step(i) {
+      const done = `step_${i % 22}`;
+      steps[done] = { output: {} };
+      inTransaction(h.db, () => {
+        const entries = [
+          { type: "step_finished" as const, payload: { step: done, attempt: 1, output: {} } },
+          { type: "step_started" as const, payload: { step: `step_${(i + 1) % 22}`, attempt: 1 } },
+        ];
+        seq = h.ledger.appendInTransaction([{ runId, expectedSeq: seq, entries }])[0]!.head.seq + 1;
+        update.run(`step_${(i + 1) % 22}`, Date.now(), seq, Date.now(), JSON.stringify({ steps }), runId);
+      });
+    },
+  };
+}
+
+/** Microseconds per step over `n` steps; closes the store. */
+function stepMicros(s: StepStore, n: number): number {
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const done = `step_${i % 22}`;
-    steps[done] = { output: {} };
-    inTransaction(h.db, () => {
-      const entries = [
-        { type: "step_finished" as const, payload: { step: done, attempt: 1, output: {} } },
-        { type: "step_started" as const, payload: { step: `step_${(i + 1) % 22}`, attempt: 1 } },
-      ];
-      seq = h.ledger.appendInTransaction([{ runId, expectedSeq: seq, entries }])[0]!.head.seq + 1;
-      update.run(`step_${(i + 1) % 22}`, Date.now(), seq, Date.now(), JSON.stringify({ steps }), runId);
-    });
-  }
+  for (let i = 0; i < n; i++) s.step(i);
   const us = ((performance.now() - t0) * 1000) / n;
-  h.db.close();
+  s.db.close();
   return us;
+}
+
+/** WAL frames (pages) one step's commit writes, counted over `n` steps with automatic checkpoints off; closes the store. */
+function framesPerStep(s: StepStore, n: number): number {
+  s.db.exec("PRAGMA wal_autocheckpoint = 0");
+  const frameBytes = (s.db.prepare("PRAGMA page_size").get() as { page_size: number }).page_size + 24;
+  const before = statSync(`${s.file}-wal`).size;
+  for (let i = 0; i < n; i++) s.step(i);
+  const frames = (statSync(`${s.file}-wal`).size - before) / frameBytes / n;
+  s.db.close();
+  return frames;
 }
 
 // -------------------------------------------------------------------------------------------
@@ -116,6 +144,7 @@ async function storageMicros(sync: Sync, n: number): Promise<number> {
 interface Harness {
   readonly engine: EmbeddedEngine;
   readonly db: DatabaseSync;
+  readonly file: string;
   readonly ledger: TransactionalLedger;
   ended(runId: string): Promise<void>;
   /** Milliseconds spent inside the ledger's appendInTransaction so far. */
@@ -162,6 +191,7 @@ function harness(sync: Sync, def: WorkflowDefinition, concurrency: number, dir =
   return {
     engine,
     db,
+    file,
     ledger,
     ended: (runId) => (finished.has(runId) ? Promise.resolve() : new Promise<void>((resolve) => waiters.set(runId, resolve))),
     ledgerMs: () => ledgerMs,
@@ -281,8 +311,8 @@ function nodeRss(imports = ""): number {
  */
 async function sequentialRound(sync: Sync) {
   const n = sync === "FULL" ? STEADY_COMMITS : 3_000;
-  const floor = floorMicros(sync, n, 900);
-  const storage = await storageMicros(sync, n);
+  const floor = stepMicros(floorStore(sync, 900), n);
+  const storage = stepMicros(await storageStore(sync), n);
   const { perStep, perRun6 } = await perStepMicros(sync, 900);
   return { floor, storage, perStep, perRun6, ratio: perStep / floor };
 }
@@ -291,6 +321,9 @@ const seqNormal = await rounds(ROUNDS, () => sequentialRound("NORMAL"));
 const floorFull = median(seqFull.map((r) => r.floor));
 const storageFull = median(seqFull.map((r) => r.storage));
 const storageRatio = median(seqFull.map((r) => r.storage / r.floor));
+// What each commit writes, counted once (frames do not depend on the sync setting).
+const framesFloor = framesPerStep(floorStore("NORMAL", 900), 2_000);
+const framesStorage = framesPerStep(await storageStore("NORMAL"), 2_000);
 const floorNormal = median(seqNormal.map((r) => r.floor));
 const stepFull = median(seqFull.map((r) => r.perStep));
 const stepNormal = median(seqNormal.map((r) => r.perStep));
@@ -342,7 +375,7 @@ const out = [
     "A run's request (the `run` part of its state: a webhook's worth of JSON in the 12.7 KB case) is written once at the start; a step serialises and rewrites only what steps change. " +
     "Per-step overhead is the marginal cost of a step: (runs of 22 steps − runs of 2 steps) ÷ 20, one run at a time. The floor is a bare step transition (update a run row + append one hashed entry, one commit) in the same run. " +
     "The storage of a step is what a step writes, through the real ledger, with no engine code around it: its two entries and the run's row, one commit. " +
-    `At FULL each of the three is measured over about ${fmt(STEADY_COMMITS)} commits, so that the WAL has filled and started over, as in a long-running store (a flush that extends the WAL file costs about twice one that overwrites it on this disk). ` +
+    `At FULL each of the three is measured over about ${fmt(STEADY_COMMITS)} commits, so that the WAL has filled and started over, as in a long-running store (a flush that extends the WAL file costs more than one that overwrites it). ` +
     `The reference is aws-local-stepfunctions 3 running the compiled ASL of the same workflow in memory (not durable). Median of ${ROUNDS} rounds.`,
   "",
   table(
@@ -360,7 +393,7 @@ const out = [
   ),
   "",
   `Under load, ${fmt(ledgerShare * 100)} % of the wall time is spent inside the ledger's append (validating, canonicalizing and hashing the two entries of each step, and writing them); the engine's own work (claims, fencing, row updates, scheduling) is the rest. ` +
-    "One run at a time, a step's commit writes the engine's run row, the ledger's run head and two entries with their index (about 5.5 WAL pages) where the floor writes one row and one entry (about 3), in five statements (the head read, two entry inserts, the head update and the run row's update, fenced on its lease) where the floor runs two, and seals two entries where the floor seals one. " +
+    `One run at a time, a step's commit writes the engine's run row, the ledger's run head and two entries with their index (${fmt(framesStorage, 1)} WAL pages a commit, counted over 2,000 commits) where the floor writes one row and one entry (${fmt(framesFloor, 1)}), in five statements (the head read, two entry inserts, the head update and the run row's update, fenced on its lease) where the floor runs two, and seals two entries where the floor seals one. ` +
     `At FULL that storage alone costs ${fmt(storageRatio, 2)}× the floor, and the engine's own code (taking the result, the transition, scheduling and calling the next activity) adds ${fmt(stepFull - storageFull)} µs a step. ` +
     `Without fsync (NORMAL) a step costs ${fmt(stepNormal - floorNormal)} µs more than the floor.`,
   "",

@@ -1,6 +1,6 @@
 // Model gateway overhead: a chat completion through the real server (token, policy, redaction, budgets, ledger) versus the scripted provider called directly.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import http from "node:http";
 import { pino } from "pino";
@@ -140,7 +140,7 @@ process.stdout.write(
       [full, normal, inProcess, d].map((r) => [r.name, fmt(r.p50, 3), fmt(r.p99, 3), r === d ? "—" : fmt(overhead(r), 3)]),
     ),
     "",
-    `Each call commits twice: the budget reservation, which must be durable before the provider is called, and the \`model_call\` ledger entry together with the reservation's settlement, which must be durable before the answer. At FULL each commit is an fsync, so the FULL row is bounded below by two fsyncs of this disk and its tail is this disk's fsync jitter; WAL checkpoints run on a background thread. The tail used to be the token check, not the disk: jose verifies the HMAC through WebCrypto, which runs it on the libuv thread pool, and that round trip cost up to a few milliseconds on this 2-core machine. The gateway now remembers a token that verified, by its exact text, until its \`exp\`, and still checks the expiry on every call. With other processes busy on both cores, every row's p99 rises by up to a few milliseconds, the in-process one included. Target p99 overhead < ${TARGET_P99_MS} ms: FULL ${overhead(full) < TARGET_P99_MS ? "met" : "NOT met"}, NORMAL ${overhead(normal) < TARGET_P99_MS ? "met" : "NOT met"}.`,
+    `Each call commits twice: the budget reservation, which must be durable before the provider is called, and the \`model_call\` ledger entry together with the reservation's settlement, which must be durable before the answer. At FULL each commit is an fsync, so the FULL row is bounded below by two fsyncs of this disk and its tail is this disk's fsync jitter; WAL checkpoints run on a background thread. The tail used to be the token check, not the disk: jose verifies the HMAC through WebCrypto, which runs it on the libuv thread pool, and that round trip had a tail of milliseconds on this ${availableParallelism()}-core machine. The gateway now remembers a token that verified, by its exact text, until its \`exp\`, and still checks the expiry on every call. With other processes busy on the same cores, every row's p99 rises, the in-process one included. Target p99 overhead < ${TARGET_P99_MS} ms: FULL ${overhead(full) < TARGET_P99_MS ? "met" : "NOT met"}, NORMAL ${overhead(normal) < TARGET_P99_MS ? "met" : "NOT met"}.`,
   ].join("\n") + "\n",
 );
 
