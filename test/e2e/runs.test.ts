@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/orchestrator/ledger/port.js";
 import { startApp, type RunningApp } from "../helpers/app.js";
 import { finished, spawnCli } from "../helpers/cli.js";
-import { appPrivateKey, codertocatApi, examplePayload, githubHeaders } from "../helpers/github.js";
+import { appPrivateKey, codertocatApi, examplePayload, githubHeaders, issueComment } from "../helpers/github.js";
 import { ledgerTrace, request, waitFor } from "../orchestrator/engine/harness.js";
 import { ScriptedActivities } from "../orchestrator/engine/scripted.js";
 
@@ -34,17 +34,6 @@ function labeled(issue: number, label = "orchestrator:impl"): string {
   return JSON.stringify(p);
 }
 
-/** A comment on issue `issue` by `login`. */
-function comment(issue: number, text: string, login: string, id: number): string {
-  const p = JSON.parse(examplePayload("issue_comment"));
-  p.issue.number = issue;
-  delete p.issue.pull_request;
-  p.installation = { id: 77, node_id: "x" };
-  p.comment.body = text;
-  p.comment.id = id;
-  p.sender.login = login;
-  return JSON.stringify(p);
-}
 
 function useNock() {
   beforeAll(() => {
@@ -152,7 +141,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
     gh.noConfig();
     gh.permission("visitor", "read");
     const reply = gh.reply(5, /only users with write access/);
-    await deliver(running, "issue_comment", comment(5, "/orchestrator approve plan", "visitor", 9001), "e2e-approve-ro");
+    await deliver(running, "issue_comment", issueComment(5, "/orchestrator approve plan", "visitor", 9001), "e2e-approve-ro");
     expect(reply.scope.isDone()).toBe(true);
     expect(reply.body()).toContain("@visitor");
     expect((await running.app.audit.ledger.entries(runId)).filter((e) => e.type === "decision")).toEqual([]);
@@ -163,7 +152,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
     const gh = codertocatApi();
     gh.noConfig();
     const reply = gh.reply(5, /name a checklist item/);
-    await deliver(running, "issue_comment", comment(5, "/orchestrator approve vibes", "Codertocat", 9002), "e2e-approve-bad");
+    await deliver(running, "issue_comment", issueComment(5, "/orchestrator approve vibes", "Codertocat", 9002), "e2e-approve-bad");
     expect(reply.scope.isDone()).toBe(true);
     expect(await running.app.engine.status(runId)).toBe("awaiting_human");
   });
@@ -176,7 +165,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
       gh.permission("Codertocat", "write");
       const last = i === items.length - 1;
       const reply = gh.reply(5, last ? /every checklist item is approved/ : /Still waiting for/);
-      await deliver(running, "issue_comment", comment(5, `/orchestrator approve ${item}`, "Codertocat", 9100 + i), `e2e-approve-${item}`);
+      await deliver(running, "issue_comment", issueComment(5, `/orchestrator approve ${item}`, "Codertocat", 9100 + i), `e2e-approve-${item}`);
       expect(reply.scope.isDone()).toBe(true);
       expect(reply.body()).toContain(runId);
       expect(reply.body()).toContain(`**${item}**`);
@@ -195,7 +184,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
     const gh = codertocatApi();
     gh.noConfig();
     const reply = gh.reply(5, /\| run \| type \| status \|/);
-    await deliver(running, "issue_comment", comment(5, "/orchestrator status", "visitor", 9200), "e2e-status");
+    await deliver(running, "issue_comment", issueComment(5, "/orchestrator status", "visitor", 9200), "e2e-status");
     expect(reply.body()).toContain(`| \`${runId}\` | impl_change | **succeeded** |`);
     expect(reply.body()).toMatch(/\| `rreq_\w+` \| impl_change \| label:orchestrator:impl \|/);
   });
@@ -205,21 +194,21 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
     gh.noConfig();
     gh.permission("Codertocat", "write");
     let reply = gh.reply(5, /Nothing to cancel/);
-    await deliver(running, "issue_comment", comment(5, "/orchestrator cancel", "Codertocat", 9300), "e2e-cancel-0");
+    await deliver(running, "issue_comment", issueComment(5, "/orchestrator cancel", "Codertocat", 9300), "e2e-cancel-0");
     expect(reply.body()).toContain(`\`${runId}\`, ended succeeded`);
 
     gh = codertocatApi();
     gh.noConfig();
     gh.permission("Codertocat", "write");
     reply = gh.reply(5, /Nothing to retry/);
-    await deliver(running, "issue_comment", comment(5, "/orchestrator retry", "Codertocat", 9301), "e2e-retry-0");
+    await deliver(running, "issue_comment", issueComment(5, "/orchestrator retry", "Codertocat", 9301), "e2e-retry-0");
     expect(reply.body()).toContain("is succeeded");
 
     // A second run on the same issue (a command, not the label: that trigger already ran).
     gh = codertocatApi();
     gh.noConfig();
     gh.permission("Codertocat", "write");
-    await deliver(running, "issue_comment", comment(5, "/orchestrator run impl_change", "Codertocat", 9302), "e2e-run-2");
+    await deliver(running, "issue_comment", issueComment(5, "/orchestrator run impl_change", "Codertocat", 9302), "e2e-run-2");
     const second = (await runsOf(running, 5)).find((r) => r.run_id !== runId)!;
     expect(await settled(running, second.run_id, ["awaiting_human"])).toBe("awaiting_human");
 
@@ -227,7 +216,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
     gh.noConfig();
     gh.permission("Codertocat", "write");
     reply = gh.reply(5, /cancelled run/);
-    await deliver(running, "issue_comment", comment(5, "/orchestrator cancel", "Codertocat", 9303), "e2e-cancel-1");
+    await deliver(running, "issue_comment", issueComment(5, "/orchestrator cancel", "Codertocat", 9303), "e2e-cancel-1");
     expect(reply.body()).toContain(second.run_id);
     expect(await running.app.engine.status(second.run_id)).toBe("cancelled");
 
@@ -235,7 +224,7 @@ describe("slash commands act on the issue's run (scripted activities)", () => {
     gh.noConfig();
     gh.permission("Codertocat", "write");
     reply = gh.reply(5, /to retry/);
-    await deliver(running, "issue_comment", comment(5, "/orchestrator retry", "Codertocat", 9304), "e2e-retry-1");
+    await deliver(running, "issue_comment", issueComment(5, "/orchestrator retry", "Codertocat", 9304), "e2e-retry-1");
     const third = (await runsOf(running, 5)).find((r) => r.run_id !== runId && r.run_id !== second.run_id)!;
     expect(reply.body()).toContain(third.run_id);
     expect(reply.body()).toContain(second.run_id);

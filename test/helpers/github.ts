@@ -53,6 +53,24 @@ const API = "https://api.github.com";
 const REPO = "/repos/Codertocat/Hello-World";
 
 /**
+ * The example issue_comment delivery from installation 77: `text` by `login` as comment `id`, on
+ * issue `on` of Codertocat/Hello-World, or on its PR #1 (`on: "pr"`).
+ */
+export function issueComment(on: number | "pr", text: string, login: string, id: number): string {
+  const p = JSON.parse(examplePayload("issue_comment"));
+  p.installation = { id: 77, node_id: "x" };
+  if (on === "pr") p.issue.pull_request = { url: `${API}${REPO}/pulls/1` };
+  else {
+    p.issue.number = on;
+    delete p.issue.pull_request;
+  }
+  p.comment.body = text;
+  p.comment.id = id;
+  p.sender.login = login;
+  return JSON.stringify(p);
+}
+
+/**
  * GitHub's REST API over nock for Codertocat/Hello-World (the repository of the documented example
  * payloads) through installation 77: each call sets up one expected request, in GitHub's shapes.
  */

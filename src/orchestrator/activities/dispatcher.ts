@@ -158,10 +158,11 @@ type Appending = readonly NewEntry[] | ((existing: readonly Entry[]) => readonly
  * Appends entries the run does not have yet, at the head, retrying when another writer moved the
  * head first. Throws RunEndedError rather than append to a run that has ended.
  */
-export function recorder(ledger: Ledger, runId: string): (entries: Appending) => Promise<void> {
-  return async (entries) => {
+export function recorder(ledger: Ledger, runId: string): (entries: Appending, known?: readonly Entry[]) => Promise<void> {
+  /** `known`: the run's entries as the caller just read them, used for the first try instead of a second read. */
+  return async (entries, known) => {
     for (let tries = 0; tries < 5; tries++) {
-      const existing = await ledger.entries(runId);
+      const existing = tries === 0 && known ? known : await ledger.entries(runId);
       if (existing.length === 0) throw new ActivityError(BAD_EVENT_ERROR, `run ${runId} is not in the ledger; start runs through the engine`);
       // A status is only "already recorded" if it is the current one; steps/attempts are unique.
       const current = currentStatus(existing);

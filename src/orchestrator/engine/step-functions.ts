@@ -17,7 +17,7 @@ import {
 import { REJECTED_ERROR } from "../activities/port.js";
 import { recorder, RunEndedError } from "../activities/dispatcher.js";
 import { currentStatus } from "../ledger/projection.js";
-import { LedgerConflictError, terminalStatuses, type Entry, type Ledger, type NewEntry, type RunRecord, type RunStatus } from "../ledger/port.js";
+import { LedgerConflictError, terminalStatuses, type Entry, type EntryPayload, type Ledger, type NewEntry, type RunStatus, type RunType } from "../ledger/port.js";
 import type { RunRequest } from "../run-request.js";
 import { builtinCatalog, WorkflowCatalog } from "../workflows/index.js";
 import { approvalProgress, decisionEffect, type ApprovalProgress } from "../workflows/approvals.js";
@@ -193,16 +193,19 @@ export class StepFunctionsEngine implements WorkflowEngine {
    * permission), the ledger's status is the answer, so callers that just acted still get a reply.
    */
   async status(runId: string): Promise<RunStatus | undefined> {
-    const run = await this.opts.ledger.run(runId);
-    if (!run || terminalStatuses.includes(run.status)) return run?.status;
+    // One read of the entries serves the status, the run type and the append's first try.
+    const entries = await this.opts.ledger.entries(runId);
+    if (entries.length === 0) return undefined;
+    const ledgerStatus = currentStatus(entries);
+    if (terminalStatuses.includes(ledgerStatus)) return ledgerStatus;
     let seen: NewEntry<"status_changed"> | undefined;
     try {
-      seen = await this.executionStatus(run);
+      seen = await this.executionStatus(runId, (entries[0]!.payload as EntryPayload<"run_created">).run_type, ledgerStatus);
     } catch (err) {
       this.opts.logger?.warn({ err, run_id: runId }, "step functions: could not describe the run's execution; answering with the ledger's status");
-      return run.status;
+      return ledgerStatus;
     }
-    if (!seen) return run.status;
+    if (!seen) return ledgerStatus;
     const to = seen.payload.to;
     let status: RunStatus = to;
     try {
@@ -212,7 +215,7 @@ export class StepFunctionsEngine implements WorkflowEngine {
         const current = currentStatus(existing);
         status = to === "running" && current !== "queued" ? current : to;
         return status === to ? [seen] : [];
-      });
+      }, entries);
       return status;
     } catch (err) {
       // Another writer ended it first; its status stands.
@@ -225,16 +228,16 @@ export class StepFunctionsEngine implements WorkflowEngine {
    * What the execution says that the ledger does not: that it ended, or that a run still `queued`
    * is running (its first steps run in containers, which record nothing in the ledger themselves).
    */
-  private async executionStatus(run: RunRecord): Promise<NewEntry<"status_changed"> | undefined> {
-    const def = this.catalog.forRunType(run.run_type);
+  private async executionStatus(runId: string, runType: RunType, ledgerStatus: RunStatus): Promise<NewEntry<"status_changed"> | undefined> {
+    const def = this.catalog.forRunType(runType);
     let out;
     try {
-      out = await this.opts.sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(this.opts.naming, def, run.run_id) }));
+      out = await this.opts.sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(this.opts.naming, def, runId) }));
     } catch (err) {
       if (err instanceof ExecutionDoesNotExist) return undefined;
       throw err;
     }
-    if (out.status === "RUNNING" && run.status === "queued") return { type: "status_changed", payload: { to: "running" } };
+    if (out.status === "RUNNING" && ledgerStatus === "queued") return { type: "status_changed", payload: { to: "running" } };
     const to = out.status ? executionOutcome[out.status] : undefined;
     if (!to) return undefined;
     const detail = [out.error, out.cause].filter(Boolean).join(": ");

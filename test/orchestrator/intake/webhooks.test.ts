@@ -3,7 +3,7 @@ import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type RunningApp } from "../../helpers/app.js";
 import { fixtures } from "../../helpers/fixtures.js";
-import { appPrivateKey, codertocatApi, examplePayload, githubHeaders } from "../../helpers/github.js";
+import { appPrivateKey, codertocatApi, examplePayload, githubHeaders, issueComment } from "../../helpers/github.js";
 
 const GITLAB = "https://gitlab.example.com";
 const GITHUB_SECRET = "gh-secret";
@@ -190,15 +190,7 @@ describe("webhook ingestion, end to end", () => {
 
   describe("GitHub, through the App's Probot handlers", () => {
     const API = "https://api.github.com";
-    const comment = (text: string, login: string, id: number) => {
-      const p = JSON.parse(examplePayload("issue_comment"));
-      p.installation = { id: 77, node_id: "x" };
-      p.issue.pull_request = { url: `${API}/repos/Codertocat/Hello-World/pulls/1` };
-      p.comment.body = text;
-      p.comment.id = id;
-      p.sender.login = login;
-      return JSON.stringify(p);
-    };
+    const comment = (text: string, login: string, id: number) => issueComment("pr", text, login, id);
     const { token, noConfig, pull, permission } = codertocatApi();
 
     it("starts a plan-only run for a maintainer's /orchestrator plan", async () => {
